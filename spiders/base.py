@@ -1,0 +1,160 @@
+"""The base every review-monitor spider builds on.
+
+It owns what is the same for every source: conditional GET on the first
+request, telling "blocked" and "HTTP error" apart from "parsed nothing",
+and incremental paging that stops at mentions already stored. A subclass
+only writes ``parse_response``: response in, ``MentionItem``s (and maybe the
+next page's ``Request``) out. ``parse_response`` must work on a response built
+from a saved file, which is how ``review-monitor extract`` and the golden
+tests call it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Request, Response
+from twisted.python.failure import Failure
+
+from spiders.items import BlockedError, FetchFailedError, LayoutError, MentionItem
+
+KnownIds = Callable[[list[str]], set[str]]
+
+# Words that mark an interstitial instead of content.
+_CAPTCHA_MARKERS = re.compile(
+    rb"captcha|cf-challenge|challenge-platform|are you a robot|unusual traffic|px-captcha",
+    re.IGNORECASE,
+)
+
+
+def retry_after_seconds(value: bytes | str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+class MonitorSpider(scrapy.Spider):
+    """A spider for one configured source."""
+
+    name: ClassVar[str] = "base"  # type: ignore[misc]
+    # Scrapy's politeness defaults for every source; a source config may override.
+    custom_settings: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(
+        self,
+        source_id: str = "extract",
+        url: str | None = None,
+        params: dict[str, Any] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        known_ids: KnownIds | None = None,
+        max_pages: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_id = source_id
+        self.url = url
+        self.params: dict[str, Any] = dict(params or {})
+        self.etag = etag
+        self.last_modified = last_modified
+        self.known_ids = known_ids
+        self.max_pages = max_pages
+
+    # -- requests -------------------------------------------------------------
+
+    def start_urls_for_source(self) -> list[str]:
+        """The first URLs to fetch; subclasses that build URLs from params override."""
+        if not self.url:
+            raise LayoutError("source has no url")
+        return [self.url]
+
+    async def start(self) -> AsyncIterator[Any]:
+        for index, url in enumerate(self.start_urls_for_source()):
+            yield self.page_request(url, page=1, conditional=index == 0)
+
+    def page_request(self, url: str, page: int = 1, conditional: bool = False,
+                     **meta: Any) -> Request:
+        headers: dict[str, str] = {}
+        if conditional:
+            if self.etag:
+                headers["If-None-Match"] = self.etag
+            if self.last_modified:
+                headers["If-Modified-Since"] = self.last_modified
+        return Request(
+            url,
+            headers=headers,
+            callback=self.parse,
+            errback=self.on_fetch_error,
+            dont_filter=True,
+            meta={"handle_httpstatus_all": True, "page": page, "conditional": conditional,
+                  **meta},
+        )
+
+    # -- responses ------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        self.check_response(response)
+        if response.status == 304:
+            return
+        yield from self.parse_response(response)
+
+    def check_response(self, response: Response) -> None:
+        """Raise the SpiderError that explains a response we cannot read."""
+        status = response.status
+        retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if status in (401, 403, 429):
+            raise BlockedError(f"HTTP {status} from {response.url}", response.url, retry_after)
+        if status >= 400:
+            raise FetchFailedError(
+                f"HTTP {status} from {response.url}", response.url, status, retry_after
+            )
+        if status == 304:
+            return
+        if not response.body.strip():
+            raise LayoutError(f"empty response from {response.url}", response.url)
+        if self.looks_blocked(response):
+            raise BlockedError(f"captcha or login wall at {response.url}", response.url)
+
+    def looks_blocked(self, response: Response) -> bool:
+        """A captcha interstitial instead of content. Small pages only: real pages mention
+        'captcha' in scripts too, and those must not read as blocked."""
+        return len(response.body) < 50_000 and bool(_CAPTCHA_MARKERS.search(response.body[:50_000]))
+
+    def parse_response(self, response: Response) -> Iterable[Any]:
+        """Items (and next-page requests) from one response. Subclasses implement this."""
+        raise NotImplementedError
+
+    def on_fetch_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else self.url
+        reason = failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else (
+            type(failure.value).__name__)
+        raise FetchFailedError(f"could not fetch {url}: {reason}", url)
+
+    # -- paging ----------------------------------------------------------------
+
+    def should_follow(self, items: list[MentionItem], page: int) -> bool:
+        """Fetch the next page only while this one held something new and pages remain."""
+        if page >= self.max_pages or not items:
+            return False
+        if self.known_ids is None:
+            return True
+        ids = [item.external_id for item in items if item.external_id]
+        if not ids:
+            return False
+        return len(self.known_ids(ids)) < len(ids)
