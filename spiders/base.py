@@ -158,3 +158,20 @@ class MonitorSpider(scrapy.Spider):
         if not ids:
             return False
         return len(self.known_ids(ids)) < len(ids)
+
+
+def response_from_bytes(
+    body: bytes, url: str, headers: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    """A Scrapy response built from saved bytes, typed the way Scrapy would type it.
+
+    Used by ``review-monitor extract`` and the golden tests, so a spider's
+    ``parse_response`` sees exactly what it would see from the network.
+    """
+    from scrapy.http import Request as _Request
+    from scrapy.responsetypes import responsetypes
+
+    header_map = {key: value for key, value in (headers or {}).items()}
+    cls = responsetypes.from_args(headers=header_map or None, url=url, body=body)
+    return cls(url=url, body=body, headers=header_map, status=status,
+               request=_Request(url, meta={"page": 1}))
