@@ -1,0 +1,183 @@
+"""The command line: parse arguments, call the app, print. Exit codes: 0 ok, 1 a run or
+parse failed, 2 a usage or config problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.errors import ConfigError, MonitorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="review-monitor",
+        description="Watch review sites and social sources for public complaints and get them "
+                    "answered in time.",
+    )
+    parser.add_argument("--version", action="version", version=f"review-monitor {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", "-c", required=True, type=Path)
+    run.add_argument("--once", action="store_true",
+                     help="run every due source once, send pending alerts, exit "
+                          "(exit 1 if a source failed)")
+    run.add_argument("--force", action="store_true",
+                     help="with --once: run every enabled source, due or not")
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--config", "-c", required=True, type=Path)
+
+    extract = sub.add_parser("extract", help="run one spider's parsing on a saved response")
+    extract.add_argument("spider")
+    extract.add_argument("file", type=Path)
+    extract.add_argument("--url", required=True, help="the URL the response came from")
+    extract.add_argument("--header", action="append", default=[], metavar="'Name: value'",
+                         help="an HTTP response header (repeatable)")
+    extract.add_argument("--source-id", default="extract")
+
+    demo = sub.add_parser("demo", help="a self-contained demo: local feeds, console alerts")
+    demo.add_argument("--dir", type=Path, default=None,
+                      help="where to keep the demo's database (default: a temporary folder)")
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many seconds (default: run until Ctrl-C)")
+    demo.add_argument("--every", type=float, default=5.0,
+                      help="seconds between new sample mentions")
+
+    try:
+        from monitor import classify_cmd
+    except ImportError:  # pragma: no cover - the module ships with the package
+        pass
+    else:
+        classify_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from monitor.logs import setup_logging
+
+    setup_logging(args.log_level)
+    try:
+        return _dispatch(args)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except MonitorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "check-config":
+        return _check_config(args.file)
+    if command == "run":
+        return _run(args.config, args.once, args.force)
+    if command == "db":
+        from monitor.store import Store
+
+        config = _load(args.config)
+        store = Store(config.store.url)
+        store.upgrade()
+        print(f"store at revision {store.revision()}")
+        return 0
+    if command == "extract":
+        return _extract(args)
+    if command == "demo":
+        from monitor.demo import run_demo
+
+        return run_demo(args.dir, args.duration, args.every)
+    if command == "classify":
+        from monitor import classify_cmd
+
+        return classify_cmd.run(args)
+    raise AssertionError(command)
+
+
+def _load(path: Path) -> object:
+    from monitor.config import load_config
+    from monitor.notify.channels import validate_channel_urls
+
+    config = load_config(path)
+    validate_channel_urls(config, str(path))
+    return config
+
+
+def _check_config(path: Path) -> int:
+    config = _load(path)
+    print(f"{path}: OK: {config.summary()}")  # type: ignore[attr-defined]
+    return 0
+
+
+def _run(path: Path, once: bool, force: bool) -> int:
+    from monitor.app import make_app
+    from monitor.config import Config
+    from monitor.daemon import Daemon, run_in_reactor
+
+    config = _load(path)
+    assert isinstance(config, Config)
+    app = make_app(config)
+    try:
+        daemon = Daemon(app)
+
+        async def main() -> int:
+            if once:
+                return await daemon.run_once(force=force)
+            return await daemon.run_forever()
+
+        return run_in_reactor(main)
+    finally:
+        app.store.close()
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from spiders import SPIDERS, spider_class
+    from spiders.base import response_from_bytes
+    from spiders.items import MentionItem, SpiderError
+
+    if args.spider not in SPIDERS:
+        print(f"error: unknown spider '{args.spider}'; known: {', '.join(sorted(SPIDERS))}",
+              file=sys.stderr)
+        return 2
+    try:
+        body = args.file.read_bytes()
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    headers: dict[str, str] = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep:
+            print(f"error: --header '{header}' is not 'Name: value'", file=sys.stderr)
+            return 2
+        headers[name.strip()] = value.strip()
+    spider = spider_class(args.spider)(source_id=args.source_id, url=args.url)
+    response = response_from_bytes(body, args.url, headers)
+    try:
+        spider.check_response(response)
+        for item in spider.parse_response(response):
+            if isinstance(item, MentionItem):
+                print(json.dumps(item.to_json_dict(), ensure_ascii=False))
+    except SpiderError as error:
+        print(f"error: {args.file}: {error.reason}: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The TOML config file, validated by pydantic.
+
+Secrets stay out of the file: any string may say ``${NAME}`` and gets the
+environment variable's value. Every problem is reported as one line
+``FILE: key.path: what is wrong``, all at once, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+
+from monitor.core.classify import Kind, Severity
+from monitor.core.durations import parse_duration
+from monitor.errors import ConfigError
+from spiders import SPIDERS
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+CONSOLE_CHANNEL = "console"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///review-monitor.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        try:
+            backend = make_url(url).get_backend_name()
+        except Exception as error:
+            raise ValueError(f"not a database URL: {error}") from error
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return url
+
+
+class BrandConfig(_Strict):
+    name: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    # The brand's own public accounts per site, e.g. {reddit = ["acme_support"]}:
+    # their posts are company replies, never complaints.
+    accounts: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SourceConfig(_Strict):
+    id: str
+    spider: str
+    url: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    brand: str | None = None
+    interval: Duration = timedelta(minutes=15)
+    enabled: bool = True
+    max_pages: int = Field(default=5, ge=1, le=1000)
+    obey_robots: bool = True
+    # Extra Scrapy settings for this source only (e.g. DOWNLOAD_DELAY).
+    scrapy_settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("use letters, digits, '-', '_' and '.' only")
+        return value
+
+    @field_validator("spider")
+    @classmethod
+    def _known_spider(cls, value: str) -> str:
+        if value not in SPIDERS:
+            raise ValueError(f"unknown spider '{value}'; known: {', '.join(sorted(SPIDERS))}")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class ChannelConfig(_Strict):
+    # apprise URLs; write secrets as ${ENV_NAME}.
+    urls: list[str] = Field(min_length=1)
+
+
+class RouteConfig(_Strict):
+    name: str = ""
+    brands: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    kinds: list[Kind] = Field(default_factory=lambda: [Kind.COMPLAINT, Kind.QUESTION])
+    min_severity: Severity = Severity.NORMAL
+    channels: list[str] = Field(min_length=1)
+
+
+class NotifyConfig(_Strict):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_initial: Duration = timedelta(seconds=30)
+    backoff_max: Duration = timedelta(hours=1)
+    # Where an alert goes when it could not be delivered after max_attempts.
+    fallback: str | None = CONSOLE_CHANNEL
+    send_timeout: Duration = timedelta(seconds=20)
+    # Quick in-process retries of one send before it is rescheduled.
+    quick_retries: int = Field(default=2, ge=1, le=10)
+    # Every matching route gets the alert ("all") or just the first one ("first").
+    route_mode: str = Field(default="all", pattern="^(all|first)$")
+
+
+class DaemonConfig(_Strict):
+    # Each run is moved by up to this fraction of the interval so sources spread out.
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    backoff_max: Duration = timedelta(hours=6)
+    grace_period: Duration = timedelta(seconds=10)
+    max_concurrent_sources: int = Field(default=8, ge=1, le=256)
+    user_agent: str = "review-monitor/0.1 (+https://github.com/review-monitor/review-monitor)"
+    concurrent_requests_per_domain: int = Field(default=2, ge=1, le=16)
+    autothrottle: bool = True
+    download_timeout: Duration = timedelta(seconds=30)
+
+
+class Config(_Strict):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        problems: list[str] = []
+        for key, brand in self.brands.items():
+            if not brand.name:
+                brand.name = key
+        seen: set[str] = set()
+        for index, source in enumerate(self.sources):
+            if source.id in seen:
+                problems.append(f"sources[{index}].id: duplicate source id '{source.id}'")
+            seen.add(source.id)
+            if source.brand is not None and source.brand not in self.brands:
+                problems.append(f"sources[{index}].brand: no brand '{source.brand}' in [brands]")
+        channel_names = set(self.channels) | {CONSOLE_CHANNEL}
+        for index, route in enumerate(self.routes):
+            for name in route.channels:
+                if name not in channel_names:
+                    problems.append(f"routes[{index}].channels: no channel '{name}' in [channels]")
+            for brand in route.brands:
+                if brand not in self.brands:
+                    problems.append(f"routes[{index}].brands: no brand '{brand}' in [brands]")
+            for source_id in route.sources:
+                if source_id not in seen:
+                    problems.append(f"routes[{index}].sources: no source '{source_id}'")
+        if self.notify.fallback is not None and self.notify.fallback not in channel_names:
+            problems.append(f"notify.fallback: no channel '{self.notify.fallback}' in [channels]")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def source(self, source_id: str) -> SourceConfig:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+    def summary(self) -> str:
+        enabled = sum(1 for source in self.sources if source.enabled)
+        return (
+            f"{len(self.brands)} brands, {len(self.sources)} sources ({enabled} enabled), "
+            f"{len(self.channels)} channels, {len(self.routes)} routes; "
+            f"store {redact_url(self.store.url)}"
+        )
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password hidden, fit for logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unreadable url>"
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Read, interpolate and validate a config file; ConfigError lists every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read: {error}"]) from error
+    return parse_config(raw, path, environ)
+
+
+def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str] | None = None) -> Config:
+    problems: list[str] = []
+    interpolated = _interpolate(raw, os.environ if environ is None else environ, "", problems)
+    config: Config | None = None
+    try:
+        config = Config.model_validate(interpolated)
+    except ValidationError as error:
+        for detail in error.errors():
+            location = _format_location(detail["loc"])
+            message = str(detail["msg"]).removeprefix("Value error, ")
+            if not location and "\n" in message:
+                problems.extend(message.splitlines())
+            else:
+                for line in message.splitlines():
+                    problems.append(f"{location}: {line}" if location else line)
+    problems = [f"{path}: {problem}" for problem in problems]
+    if problems or config is None:
+        raise ConfigError(problems)
+    _resolve_sqlite_path(config, path)
+    return config
+
+
+def _interpolate(value: Any, environ: Any, location: str, problems: list[str]) -> Any:
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                problems.append(f"{location}: environment variable {name} is not set")
+                return ""
+            return str(environ[name])
+
+        return _ENV_REFERENCE.sub(replace, value)
+    if isinstance(value, dict):
+        return {
+            key: _interpolate(inner, environ, f"{location}.{key}" if location else key, problems)
+            for key, inner in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _interpolate(inner, environ, f"{location}[{index}]", problems)
+            for index, inner in enumerate(value)
+        ]
+    return value
+
+
+def _format_location(location: tuple[Any, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _resolve_sqlite_path(config: Config, path: Path) -> None:
+    """A relative SQLite path is relative to the config file, not to wherever we started."""
+    url = make_url(config.store.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database)
+        if not database.is_absolute():
+            config.store.url = url.set(database=str((path.parent / database).resolve())) \
+                .render_as_string(hide_password=False)

@@ -1,0 +1,184 @@
+"""The Scrapy adapter: one AsyncCrawlerRunner, one new Crawler per source run.
+
+A crawler runs once, so every run of a source builds a fresh one with that
+source's settings. Items come back through Scrapy's signals; errors a spider
+names (``SpiderError``) become the monitor's ``SourceError``s. Nothing here
+decides *when* a source runs: that is the daemon's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.http import Request, Response
+from scrapy.settings import Settings
+from twisted.python.failure import Failure
+
+from monitor.config import Config, SourceConfig
+from monitor.errors import BlockedError, FetchError, ParseError, SourceError
+from monitor.ingest import Ingestor, IngestResult
+from monitor.store import SourceState, Store
+from spiders import spider_class
+from spiders import items as spider_items
+
+log = logging.getLogger(__name__)
+
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+_INGEST_BATCH = 1000
+
+
+@dataclass
+class SourceRun:
+    """What one run of one source did."""
+
+    source_id: str
+    status: str = "ok"  # ok | not_modified | failed | blocked | parse
+    error: SourceError | None = None
+    items: int = 0
+    ingest: IngestResult = field(default_factory=IngestResult)
+    etag: str | None = None
+    last_modified: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
+    """Polite defaults for every source, then the source's own overrides."""
+    daemon = config.daemon
+    values: dict[str, Any] = {
+        "TWISTED_REACTOR": ASYNCIO_REACTOR,
+        "USER_AGENT": daemon.user_agent,
+        "ROBOTSTXT_OBEY": source.obey_robots,
+        "AUTOTHROTTLE_ENABLED": daemon.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": 0.5,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": daemon.concurrent_requests_per_domain,
+        "DOWNLOAD_TIMEOUT": daemon.download_timeout.total_seconds(),
+        # 429 is not retried inside a run: the scheduler backs off and honours Retry-After.
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
+        "RETRY_TIMES": 1,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_ENABLED": False,
+        "LOGSTATS_INTERVAL": 0,
+        "STATS_DUMP": False,
+    }
+    values.update(source.scrapy_settings)
+    return Settings(values)
+
+
+class _RunCollector:
+    """Signal handlers for one crawl. Scrapy holds signal receivers weakly, so the
+    adapter keeps this object alive for the whole run."""
+
+    def __init__(self, run: SourceRun) -> None:
+        self.run = run
+        self.items: list[spider_items.MentionItem] = []
+
+    def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
+        if isinstance(item, spider_items.MentionItem):
+            self.items.append(item)
+
+    def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
+        self._record(failure.value)
+
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+        if request.meta.get("conditional"):
+            if response.status == 304:
+                self.run.status = "not_modified"
+            elif response.status == 200:
+                self.run.etag = _header(response, b"ETag")
+                self.run.last_modified = _header(response, b"Last-Modified")
+
+    def _record(self, error: BaseException) -> None:
+        if self.run.error is not None:
+            return  # the first error explains the run; later ones are usually its echoes
+        source_id = self.run.source_id
+        if isinstance(error, spider_items.BlockedError):
+            self.run.error = BlockedError(source_id, error.message, error.retry_after)
+            self.run.status = "blocked"
+        elif isinstance(error, spider_items.FetchFailedError):
+            self.run.error = FetchError(source_id, error.message, error.retry_after)
+            self.run.status = "failed"
+        elif isinstance(error, spider_items.LayoutError):
+            self.run.error = ParseError(source_id, error.message)
+            self.run.status = "parse"
+        else:
+            where = f" at {error.url}" if isinstance(error, spider_items.SpiderError) else ""
+            self.run.error = ParseError(
+                source_id, f"spider crashed{where}: {type(error).__name__}: {error}"
+            )
+            self.run.status = "parse"
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class CrawlAdapter:
+    def __init__(self, config: Config, store: Store, ingestor: Ingestor,
+                 clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.store = store
+        self.ingestor = ingestor
+        self.clock = clock
+        self.runner = AsyncCrawlerRunner(Settings({"TWISTED_REACTOR": ASYNCIO_REACTOR}))
+        self._collectors: set[_RunCollector] = set()
+
+    async def run_source(self, source: SourceConfig, state: SourceState) -> SourceRun:
+        """Crawl one source once and ingest what it found. Never raises for source errors."""
+        run = SourceRun(source.id)
+        started = time.monotonic()
+        collector = _RunCollector(run)
+        self._collectors.add(collector)
+        try:
+            crawler = Crawler(spider_class(source.spider), scrapy_settings(self.config, source))
+            crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
+            crawler.signals.connect(collector.spider_error, signal=signals.spider_error)
+            crawler.signals.connect(collector.response_received,
+                                    signal=signals.response_received)
+            await self.runner.crawl(
+                crawler,
+                source_id=source.id,
+                url=source.url,
+                params=self._spider_params(source),
+                etag=state.etag,
+                last_modified=state.last_modified,
+                known_ids=lambda ids: self.store.known_external_ids(source.id, ids),
+                max_pages=source.max_pages,
+            )
+        except Exception as error:  # a spider that cannot even start
+            collector._record(error)
+        finally:
+            self._collectors.discard(collector)
+        run.items = len(collector.items)
+        for start in range(0, len(collector.items), _INGEST_BATCH):
+            batch = collector.items[start:start + _INGEST_BATCH]
+            result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock())
+            run.ingest.new += result.new
+            run.ingest.seen_again += result.seen_again
+            run.ingest.alerts += result.alerts
+        run.duration_s = time.monotonic() - started
+        return run
+
+    def _spider_params(self, source: SourceConfig) -> dict[str, Any]:
+        params = dict(source.params)
+        if source.brand is not None:
+            brand = self.config.brands[source.brand]
+            accounts = brand.accounts.get(source.spider, [])
+            params.setdefault("brand_accounts", list(accounts))
+        return params
+
+    async def stop(self) -> None:
+        await self.runner.stop()

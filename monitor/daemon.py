@@ -1,0 +1,210 @@
+"""The main loop: runs due sources, dispatches the outbox, stops cleanly on a signal.
+
+Everything runs in one asyncio event loop (Twisted's asyncio reactor sits on
+it, so Scrapy shares the loop). Store calls go to a worker thread so a slow
+database never stalls crawling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable
+
+from typing import Any, TypeVar
+
+from monitor.app import App
+from monitor.config import SourceConfig
+from monitor.core.schedule import backoff_delay, next_run_after_success
+from monitor.crawl import ASYNCIO_REACTOR, CrawlAdapter, SourceRun
+from monitor.store import SourceState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Fault injection for the crash-recovery test: exit hard after ingest commits, before
+# anything is sent. Documented in docs/testing.md; never set it in production.
+_CRASH_AFTER_INGEST = "REVIEW_MONITOR_CRASH_AFTER_INGEST"
+
+
+class Daemon:
+    def __init__(self, app: App, tick: float = 1.0, rng: random.Random | None = None) -> None:
+        self.app = app
+        self.config = app.config
+        self.crawl = CrawlAdapter(app.config, app.store, app.ingestor, app.clock)
+        self.tick = tick
+        self.rng = rng or random.Random()
+        self.stopping = asyncio.Event()
+        self.running: dict[str, asyncio.Task[SourceRun]] = {}
+        self.failed_sources: set[str] = set()
+        self.last_crawl_at = None
+
+    # -- one pass -------------------------------------------------------------
+
+    async def run_once(self, force: bool = False) -> int:
+        """Every due (or, with force, every enabled) source once, then drain the outbox."""
+        states = await asyncio.to_thread(self.app.store.source_states)
+        now = self.app.clock()
+        sources = [
+            source for source in self.config.sources
+            if source.enabled and (force or _is_due(states.get(source.id), now))
+        ]
+        semaphore = asyncio.Semaphore(self.config.daemon.max_concurrent_sources)
+
+        async def limited(source: SourceConfig) -> SourceRun:
+            async with semaphore:
+                return await self._run_source(source, states.get(source.id))
+
+        runs = await asyncio.gather(*(limited(source) for source in sources))
+        if os.environ.get(_CRASH_AFTER_INGEST):
+            os._exit(17)
+        await self.app.dispatcher.drain()
+        failed = [run for run in runs if run.failed]
+        log.info("once_done sources=%s failed=%s", len(runs), len(failed))
+        return 1 if failed else 0
+
+    # -- forever --------------------------------------------------------------
+
+    async def run_forever(self) -> int:
+        self._install_signal_handlers()
+        log.info("daemon_started sources=%s", sum(1 for s in self.config.sources if s.enabled))
+        dispatcher = asyncio.create_task(self._dispatch_loop())
+        try:
+            while not self.stopping.is_set():
+                await self._start_due_sources()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.tick)
+        finally:
+            await self._shutdown(dispatcher)
+        return 0
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("daemon_stopping: no new work; finishing what is in flight")
+            self.stopping.set()
+
+    async def _start_due_sources(self) -> None:
+        states = await asyncio.to_thread(self.app.store.source_states)
+        now = self.app.clock()
+        for source in self.config.sources:
+            if len(self.running) >= self.config.daemon.max_concurrent_sources:
+                break
+            if not source.enabled or source.id in self.running:
+                continue
+            if _is_due(states.get(source.id), now):
+                task = asyncio.create_task(self._run_source(source, states.get(source.id)))
+                self.running[source.id] = task
+                task.add_done_callback(lambda _task, key=source.id: self.running.pop(key, None))
+
+    async def _dispatch_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self.app.dispatcher.dispatch_due()
+            except Exception as error:  # the loop must survive a store hiccup
+                log.error("dispatch_failed error=%s", _one_line(error))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.tick)
+
+    async def _shutdown(self, dispatcher: asyncio.Task[None]) -> None:
+        grace = self.config.daemon.grace_period.total_seconds()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        await dispatcher
+        if self.running:
+            _done, pending = await asyncio.wait(list(self.running.values()), timeout=grace)
+            if pending:
+                log.warning("shutdown_abandoning_crawls count=%s", len(pending))
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.crawl.stop(), 5)
+        remaining = max(0.5, deadline - loop.time())
+        try:
+            await asyncio.wait_for(self.app.dispatcher.drain(), remaining)
+        except TimeoutError:
+            log.warning("shutdown_outbox_not_empty: pending alerts are sent on next start")
+        log.info("daemon_stopped")
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+
+    # -- one source -----------------------------------------------------------
+
+    async def _run_source(self, source: SourceConfig, state: SourceState | None) -> SourceRun:
+        state = state or SourceState(source_id=source.id)
+        started_at = self.app.clock()
+        run = await self.crawl.run_source(source, state)
+        now = self.app.clock()
+        self.last_crawl_at = now  # type: ignore[assignment]
+        state.last_fetch_at = started_at
+        state.last_duration_s = run.duration_s
+        state.last_status = run.status
+        state.mentions_total += run.ingest.new
+        if run.error is None:
+            state.last_success_at = now
+            state.consecutive_failures = 0
+            state.last_error = None
+            if run.etag is not None or run.last_modified is not None:
+                state.etag, state.last_modified = run.etag, run.last_modified
+            state.next_run_at = next_run_after_success(
+                now, source.interval, self.config.daemon.jitter, self.rng.random())
+            self.failed_sources.discard(source.id)
+            log.info("source_ok source=%s status=%s items=%s new=%s alerts=%s duration=%.2fs",
+                     source.id, run.status, run.items, run.ingest.new, run.ingest.alerts,
+                     run.duration_s)
+        else:
+            state.consecutive_failures += 1
+            state.last_error = f"{run.error.reason}: {run.error.message}"[:1000]
+            delay = backoff_delay(source.interval, state.consecutive_failures,
+                                  self.config.daemon.backoff_max, run.error.retry_after)
+            state.next_run_at = now + delay
+            self.failed_sources.add(source.id)
+            log.warning("source_failed source=%s reason=%s failures=%s retry_in=%ss: %s",
+                        source.id, run.error.reason, state.consecutive_failures,
+                        int(delay.total_seconds()), run.error.message)
+        await asyncio.to_thread(self.app.store.save_source_state, state)
+        return run
+
+
+def _is_due(state: SourceState | None, now: Any) -> bool:
+    return state is None or state.next_run_at is None or state.next_run_at <= now
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main()`` on an asyncio loop with Twisted's asyncio reactor on top (Scrapy's)."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(ASYNCIO_REACTOR)
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
+    outcome: dict[str, Any] = {}
+
+    def start() -> None:
+        deferred = Deferred.fromFuture(asyncio.ensure_future(main()))
+
+        def finish(result: Any) -> None:
+            outcome["result"] = result
+            reactor.stop()  # type: ignore[attr-defined]
+
+        deferred.addBoth(finish)
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    result = outcome.get("result")
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result  # type: ignore[no-any-return]
+
+

@@ -1,0 +1,22 @@
+"""Logging: one line per event, ``event key=value``; third-party chatter turned down."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Scrapy logs a traceback for every spider error; the adapter logs one readable line.
+    for name, quiet in (("scrapy", logging.WARNING), ("scrapy.core.scraper", logging.CRITICAL),
+                        ("scrapy.core.engine", logging.ERROR), ("twisted", logging.ERROR),
+                        ("scrapy.downloadermiddlewares", logging.CRITICAL),
+                        ("py.warnings", logging.ERROR),
+                        # apprise may echo URLs in debug output: keep it to warnings.
+                        ("apprise", logging.ERROR), ("alembic", logging.WARNING)):
+        logging.getLogger(name).setLevel(quiet)

@@ -1,0 +1,134 @@
+"""The store's tables. Stage names: a ``Mention`` is what we stored of a ``MentionItem``;
+an ``Alert`` is an outbox row; a ``Delivery`` is what happened when one was sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class SourceState(SQLModel, table=True):
+    __tablename__ = "source_state"
+
+    source_id: str = Field(primary_key=True, max_length=200)
+    last_fetch_at: datetime | None = _time(nullable=True)
+    last_success_at: datetime | None = _time(nullable=True)
+    # ok | not_modified | failed | blocked | parse
+    last_status: str = Field(default="never", max_length=20)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    next_run_at: datetime | None = _time(nullable=True)
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    mentions_total: int = 0
+    last_duration_s: float | None = None
+
+
+class Mention(SQLModel, table=True):
+    __tablename__ = "mention"
+    __table_args__ = (
+        Index("ix_mention_source_external", "source_id", "external_id"),
+        Index("ix_mention_brand_first_seen", "brand", "first_seen_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # source+external id, else canonical URL, else content hash: see core/dedupe.py
+    dedupe_key: str = Field(max_length=600, unique=True)
+    source_id: str = Field(max_length=200)
+    spider: str = Field(max_length=50)
+    brand: str | None = Field(default=None, max_length=200)
+    external_id: str | None = Field(default=None, max_length=500)
+    url: str | None = None
+    canonical_url: str | None = Field(default=None, index=True)
+    content_hash: str = Field(max_length=64)
+    author: str | None = None
+    title: str | None = None
+    body: str = ""
+    rating: float | None = None
+    rating_max: float | None = None
+    published_at: datetime | None = _time(nullable=True)
+    site_updated_at: datetime | None = _time(nullable=True)
+    language: str | None = Field(default=None, max_length=20)
+    reply_to: str | None = None
+    engagement: dict[str, int] | None = _json()
+    company_replies: list[dict[str, Any]] | None = _json()
+    removed: bool = False
+    extra: dict[str, Any] | None = _json()
+    kind: str = Field(max_length=20)
+    severity: str = Field(max_length=20)
+    reasons: list[str] | None = _json()
+    score: float = 0.0
+    first_seen_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: written in the same transaction as its mention, sent afterwards."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int | None = Field(default=None, foreign_key="mention.id", index=True)
+    channel: str = Field(max_length=200)
+    # Carried in every message, so a receiver can drop a repeat after a crash mid-send.
+    idempotency_key: str = Field(max_length=300, unique=True)
+    # pending | sent | dead
+    status: str = Field(default="pending", max_length=20)
+    # mention | dead_letter | source_health
+    purpose: str = Field(default="mention", max_length=30)
+    title: str
+    body: str
+    attempts: int = 0
+    next_attempt_at: datetime = _time(nullable=False)
+    last_error: str | None = None
+    created_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One attempt to send one alert to one channel URL."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("alert_id", "attempt", "target", name="uq_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    # A hash of the apprise URL: identifies the destination without storing a secret twice.
+    target: str = Field(max_length=64)
+    attempt: int
+    attempted_at: datetime = _time(nullable=False)
+    ok: bool
+    error: str | None = None

@@ -1,0 +1,242 @@
+"""The Store: every read and write of review-monitor's state goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from monitor.config import redact_url
+from monitor.errors import StoreError
+from monitor.store.models import Alert, Delivery, Mention, SourceState
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def target_hash(url: str) -> str:
+    """Stable id of a channel URL that reveals nothing of its secrets."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    id: int
+    channel: str
+    idempotency_key: str
+    title: str
+    body: str
+    attempts: int
+    purpose: str
+    mention_id: int | None
+
+
+class Store:
+    """SQLite (WAL) by default, PostgreSQL from a URL. Thread-safe; one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "postgresql" and parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        options: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            options["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(url, **options)
+        except (SQLAlchemyError, ImportError) as error:
+            raise StoreError(f"cannot open store {redact_url(url)}: {error}") from error
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Apply Alembic migrations up to head (idempotent)."""
+        alembic_config = AlembicConfig()
+        alembic_config.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                alembic_config.attributes["connection"] = connection
+                command.upgrade(alembic_config, "head")
+        except SQLAlchemyError as error:
+            raise StoreError(
+                f"cannot migrate store {redact_url(self.url)}: {_first_line(error)}"
+            ) from error
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            from alembic.runtime.migration import MigrationContext
+
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as error:
+            raise StoreError(f"store {redact_url(self.url)} unreachable: {_first_line(error)}") \
+                from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on error."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as error:
+            session.rollback()
+            raise StoreError(f"store error: {_first_line(error)}") from error
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def insert_ignore(self, table: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING for this store's dialect."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(table).on_conflict_do_nothing()
+
+    # -- source state -------------------------------------------------------
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self.session() as session:
+            return {state.source_id: state for state in session.scalars(select(SourceState))}
+
+    def source_state(self, source_id: str) -> SourceState:
+        with self.session() as session:
+            state = session.get(SourceState, source_id)
+            return state if state is not None else SourceState(source_id=source_id)
+
+    def save_source_state(self, state: SourceState) -> None:
+        with self.session() as session:
+            session.merge(state)
+
+    def known_external_ids(self, source_id: str, external_ids: Sequence[str]) -> set[str]:
+        if not external_ids:
+            return set()
+        with self.session() as session:
+            rows = session.execute(
+                select(Mention.external_id).where(
+                    Mention.source_id == source_id,
+                    Mention.external_id.in_(list(external_ids)),  # type: ignore[union-attr]
+                )
+            )
+            return {row[0] for row in rows}
+
+    # -- outbox -------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
+        with self.session() as session:
+            rows = session.scalars(
+                select(Alert)
+                .where(Alert.status == "pending", Alert.next_attempt_at <= now)
+                .order_by(Alert.next_attempt_at, Alert.id)  # type: ignore[arg-type]
+                .limit(limit)
+            )
+            return [
+                PendingAlert(row.id or 0, row.channel, row.idempotency_key, row.title, row.body,
+                             row.attempts, row.purpose, row.mention_id)
+                for row in rows
+            ]
+
+    def delivered_targets(self, alert_id: int) -> set[str]:
+        with self.session() as session:
+            rows = session.execute(
+                select(Delivery.target).where(Delivery.alert_id == alert_id, Delivery.ok)
+            )
+            return {row[0] for row in rows}
+
+    def record_deliveries(self, alert_id: int, attempt: int, now: datetime,
+                          results: Sequence[tuple[str, bool, str | None]]) -> None:
+        with self.session() as session:
+            for target, ok, error in results:
+                session.execute(
+                    self.insert_ignore(Delivery).values(
+                        alert_id=alert_id, target=target, attempt=attempt, attempted_at=now,
+                        ok=ok, error=error,
+                    )
+                )
+
+    def mark_sent(self, alert_id: int, attempts: int, now: datetime) -> None:
+        with self.session() as session:
+            session.execute(
+                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                .values(status="sent", sent_at=now, attempts=attempts, last_error=None)
+            )
+
+    def reschedule(self, alert_id: int, attempts: int, next_attempt_at: datetime,
+                   error: str) -> None:
+        with self.session() as session:
+            session.execute(
+                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+            )
+
+    def mark_dead(self, alert_id: int, attempts: int, error: str,
+                  fallback: Alert | None) -> None:
+        """Dead-letter an alert and, in the same transaction, queue the fallback notice."""
+        with self.session() as session:
+            session.execute(
+                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                .values(status="dead", attempts=attempts, last_error=error)
+            )
+            if fallback is not None:
+                session.execute(self.insert_ignore(Alert).values(**_row(fallback)))
+
+    def add_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Queue alerts that are not tied to a new mention (source health...); dupes ignored."""
+        inserted = 0
+        with self.session() as session:
+            for alert in alerts:
+                result = session.execute(self.insert_ignore(Alert).values(**_row(alert)))
+                inserted += result.rowcount or 0
+        return inserted
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.session() as session:
+            rows = session.execute(select(Alert.status, func.count()).group_by(Alert.status))
+            return {status: count for status, count in rows}
+
+    def mention_count(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(Mention)) or 0)
+
+
+def _row(model: Any) -> dict[str, Any]:
+    return {key: value for key, value in model.model_dump().items() if key != "id"}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
