@@ -40,5 +40,5 @@ def dead_letter_body(channel: str, idempotency_key: str, attempts: int, error: s
                      title: str) -> str:
     return (
         f"An alert could not be delivered to channel '{channel}' after {attempts} attempts.\n"
-        f"Last error: {error}\nAlert: {title}\nref: {idempotency_key}"
+        f"Last error: {error}\nAlert: {title}\nOriginal alert ref: {idempotency_key}"
     )

@@ -1,0 +1,124 @@
+"""Config validation: every problem as 'FILE: key.path: what is wrong', exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import load_config
+from monitor.errors import ConfigError
+
+GOOD = """
+[store]
+url = "sqlite:///state/monitor.db"
+
+[brands.acme]
+name = "Acme"
+keywords = ["acme", "acme cloud"]
+accounts = { reddit = ["acme_support"] }
+
+[[sources]]
+id = "acme-alerts"
+spider = "feed"
+url = "https://www.google.com/alerts/feeds/1/2"
+brand = "acme"
+interval = "10m"
+
+[channels.oncall]
+urls = ["json://localhost/hook?token=${HOOK_TOKEN}"]
+
+[[routes]]
+kinds = ["complaint"]
+min_severity = "high"
+channels = ["oncall"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "monitor.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads_with_env_interpolation_and_relative_sqlite(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), environ={"HOOK_TOKEN": "s3cret"})
+    assert config.channels["oncall"].urls == ["json://localhost/hook?token=s3cret"]
+    assert config.sources[0].interval.total_seconds() == 600
+    assert config.brands["acme"].accounts == {"reddit": ["acme_support"]}
+    assert config.store.url == f"sqlite:///{tmp_path / 'state' / 'monitor.db'}"
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("interval = \"10m\"", "interval = \"ten minutes\""),
+     "sources[0].interval: 'ten minutes' is not a duration"),
+    (("spider = \"feed\"", "spider = \"myspace\""), "sources[0].spider: unknown spider 'myspace'"),
+    (("brand = \"acme\"", "brand = \"globex\""), "sources[0].brand: no brand 'globex' in [brands]"),
+    (("channels = [\"oncall\"]", "channels = [\"pager\"]"),
+     "routes[0].channels: no channel 'pager' in [channels]"),
+    (("min_severity = \"high\"", "min_severity = \"urgent\""), "routes[0].min_severity: Input should be"),
+    (("url = \"sqlite:///state/monitor.db\"", "url = \"mysql://x/y\""), "store.url: use sqlite"),
+    (("interval = \"10m\"", "intervall = \"10m\""), "sources[0].intervall: Extra inputs are not permitted"),
+    (("https://www.google.com", "ftp://www.google.com"), "sources[0].url: must start with http"),
+])
+def test_each_problem_names_the_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"HOOK_TOKEN": "x"})
+    assert any(problem.startswith(f"{path}: {expected}") for problem in caught.value.problems), \
+        caught.value.problems
+
+
+def test_missing_environment_variable_is_reported_without_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert caught.value.problems == [
+        f"{path}: channels.oncall.urls[0]: environment variable HOOK_TOKEN is not set"
+    ]
+
+
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
+    text = GOOD.replace('interval = "10m"', 'interval = "x"').replace('"feed"', '"nope"')
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={"HOOK_TOKEN": "x"})
+    assert len(caught.value.problems) == 2
+
+
+def test_toml_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[store\n"))
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "x")
+    good = write(tmp_path, GOOD)
+    assert main(["check-config", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{good}: OK: 1 brands, 1 sources (1 enabled), 1 channels, 1 routes")
+    bad = write(tmp_path, GOOD.replace('"10m"', '"soon"').replace('"high"', '"meh"'))
+    assert main(["check-config", str(bad)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{bad}: ") for line in lines)
+
+
+def test_check_config_rejects_unknown_apprise_scheme(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD.replace("json://localhost/hook?token=${HOOK_TOKEN}",
+                                        "nosuchservice://x"))
+    assert main(["check-config", str(path)]) == 2
+    assert "channels.oncall.urls[0]: apprise does not understand a 'nosuchservice://' URL" in \
+        capsys.readouterr().err
+
+
+def test_example_config_in_deploy_is_valid(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parents[1] / "deploy" / "review-monitor.example.toml"
+    monkeypatch.setenv("SLACK_WEBHOOK", "T000/B000/XXXX")
+    monkeypatch.setenv("SMTP_PASSWORD", "x")
+    assert main(["check-config", str(example)]) == 0, capsys.readouterr().err

@@ -1,0 +1,191 @@
+"""Store and ingest on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitor.app import make_app
+from monitor.config import Config, parse_config
+from monitor.store import Alert, Delivery, Mention, SourceState, Store
+from spiders.items import CompanyReply, MentionItem
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def make_config(store_url: str, channels: dict[str, list[str]] | None = None,
+                **notify: object) -> Config:
+    raw: dict[str, object] = {
+        "store": {"url": store_url},
+        "brands": {"acme": {"name": "Acme", "keywords": ["acme"],
+                            "accounts": {"feed": ["AcmeSupport"]}}},
+        "sources": [
+            {"id": "tp", "spider": "trustpilot", "url": "https://www.trustpilot.com/review/acme.com",
+             "brand": "acme"},
+            {"id": "news", "spider": "feed", "url": "https://example.com/feed.xml"},
+        ],
+        "channels": {name: {"urls": urls} for name, urls in (channels or {}).items()},
+        "notify": notify,
+    }
+    return parse_config(raw, Path("/tmp/test.toml"))
+
+
+def complaint(external_id: str | None = "r1", source: str = "tp", **fields: object) -> MentionItem:
+    values: dict[str, object] = {
+        "title": "Terrible service", "body": "Acme never delivered my order. I want a refund.",
+        "rating": 1.0, "author": "Jane", "url": f"https://example.com/r/{external_id}",
+        "published": NOW - timedelta(hours=1),
+    }
+    values.update(fields)
+    return MentionItem(source_id=source, external_id=external_id, **values)  # type: ignore[arg-type]
+
+
+def test_migrations_apply_and_are_idempotent(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    store.upgrade()
+    assert store.revision() == "0001"
+    store.ping()
+    store.close()
+
+
+def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.upgrade()
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_ingest_stores_once_and_alerts_once(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    first = app.ingestor.ingest([complaint("r1"), complaint("r2", rating=5.0,
+                                                               title="Great", body="Love it")],
+                                NOW)
+    assert (first.new, first.seen_again, first.alerts) == (2, 0, 1)
+    later = NOW + timedelta(minutes=30)
+    again = app.ingestor.ingest([complaint("r1"), complaint("r2")], later)
+    assert (again.new, again.seen_again, again.alerts) == (0, 2, 0)
+    with app.store.session() as session:
+        mentions = {m.external_id: m for m in session.scalars(select(Mention))}
+        alerts = list(session.scalars(select(Alert)))
+    assert set(mentions) == {"r1", "r2"}
+    assert mentions["r1"].kind == "complaint" and mentions["r2"].kind == "praise"
+    assert mentions["r1"].first_seen_at == NOW and mentions["r1"].last_seen_at == later
+    assert mentions["r1"].brand == "acme" and "rating 1/5" in (mentions["r1"].reasons or [])
+    assert [(a.channel, a.status, a.idempotency_key) for a in alerts] == [
+        ("console", "pending", f"rm-m{mentions['r1'].id}-console")]
+    assert "ref: " + alerts[0].idempotency_key in alerts[0].body
+    app.store.close()
+
+
+def test_dedupe_by_url_then_content_hash_when_no_id(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    by_url = complaint(None, source="news", url="https://acme.example/p?utm_source=x&id=1")
+    same_url = complaint(None, source="news", url="https://www.acme.example/p?id=1",
+                         body="edited text about acme")
+    no_url_1 = complaint(None, source="news", url=None, body="Acme broke my phone")
+    no_url_2 = complaint(None, source="news", url=None, body="acme  broke my PHONE")
+    result = app.ingestor.ingest([by_url, no_url_1], NOW)
+    assert result.new == 2
+    result = app.ingestor.ingest([same_url, no_url_2], NOW)
+    assert (result.new, result.seen_again) == (0, 2)
+    assert app.store.mention_count() == 2
+
+
+def test_brand_matching_and_own_accounts(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    items = [
+        complaint("n1", source="news", body="Acme's outage is terrible", rating=None),
+        complaint("n2", source="news", body="Unrelated terrible news", rating=None),
+        complaint("n3", source="news", body="Acme: sorry, we are on it", rating=None,
+                  author="acmesupport"),
+    ]
+    result = app.ingestor.ingest(items, NOW)
+    assert result.new == 3 and result.alerts == 1
+    with app.store.session() as session:
+        rows = {m.external_id: m for m in session.scalars(select(Mention))}
+    assert rows["n1"].brand == "acme" and rows["n2"].brand is None
+    assert rows["n3"].kind == "other"
+    assert rows["n3"].reasons == ["posted by the brand's own account"]
+
+
+def test_mention_fields_round_trip(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    item = complaint("u1", body="Приложение не работает 😡", engagement={"score": 12},
+                     company_replies=[CompanyReply("Sorry!", "Acme", NOW)], language="ru",
+                     extra={"country": "NO"})
+    app.ingestor.ingest([item], NOW)
+    with app.store.session() as session:
+        mention = session.scalars(select(Mention)).one()
+    assert mention.body == "Приложение не работает 😡"
+    assert mention.engagement == {"score": 12}
+    assert mention.company_replies == [{"text": "Sorry!", "author": "Acme",
+                                        "published": NOW.isoformat()}]
+    assert mention.published_at == NOW - timedelta(hours=1)
+    assert mention.extra == {"country": "NO"}
+
+
+def test_source_state_round_trip(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    state = SourceState(source_id="tp", etag='"abc"', consecutive_failures=2,
+                        next_run_at=NOW, last_error="fetch: HTTP 500")
+    store.save_source_state(state)
+    loaded = store.source_state("tp")
+    assert (loaded.etag, loaded.consecutive_failures, loaded.next_run_at) == ('"abc"', 2, NOW)
+    assert store.source_state("other").consecutive_failures == 0
+
+
+def test_known_external_ids(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint("a"), complaint("b")], NOW)
+    assert app.store.known_external_ids("tp", ["a", "b", "c"]) == {"a", "b"}
+    assert app.store.known_external_ids("news", ["a"]) == set()
+
+
+def test_dispatcher_retries_then_dead_letters_to_fallback(store_url: str) -> None:
+    clock = [NOW]
+    config = make_config(store_url, channels={"down": ["json://user:topsecret@127.0.0.1:9/hook"]},
+                         max_attempts=3, backoff_initial="1m", quick_retries=1)
+    console = io.StringIO()
+    app = make_app(config, clock=lambda: clock[0], console=lambda: console)
+    app.dispatcher.quick_wait = 0
+    app.ingestor.ingest([complaint("r1")], NOW)
+    for expected_attempts in (1, 2):
+        result = asyncio.run(app.dispatcher.dispatch_due())
+        assert result.retrying == 1
+        with app.store.session() as session:
+            alert = session.scalars(select(Alert)).one()
+        assert alert.attempts == expected_attempts and alert.status == "pending"
+        assert alert.next_attempt_at > clock[0]
+        # Not due yet: nothing is attempted.
+        assert asyncio.run(app.dispatcher.dispatch_due()).retrying == 0
+        clock[0] = alert.next_attempt_at
+    result = asyncio.run(app.dispatcher.drain())
+    assert result.dead == 1 and result.sent == 1  # the dead letter reached the console
+    with app.store.session() as session:
+        alerts = {a.purpose: a for a in session.scalars(select(Alert))}
+        deliveries = list(session.scalars(select(Delivery)))
+    assert alerts["mention"].status == "dead" and alerts["mention"].attempts == 3
+    assert alerts["dead_letter"].status == "sent"
+    assert "could not be delivered to channel 'down' after 3 attempts" in console.getvalue()
+    assert len([d for d in deliveries if not d.ok]) == 3
+    assert "topsecret" not in console.getvalue()  # secrets in channel URLs are never printed
+
+
+def test_partial_failure_is_not_resent_to_the_url_that_worked(store_url: str, receiver) -> None:
+    clock = [NOW]
+    config = make_config(store_url, channels={"both": [receiver.apprise_url,
+                                                       "json://127.0.0.1:9/hook"]},
+                         backoff_initial="1s", quick_retries=1)
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([complaint("r1")], NOW)
+    asyncio.run(app.dispatcher.dispatch_due())
+    clock[0] = NOW + timedelta(minutes=5)
+    asyncio.run(app.dispatcher.dispatch_due())
+    assert len(receiver.messages) == 1
