@@ -40,7 +40,7 @@ class SourceRun:
     """What one run of one source did."""
 
     source_id: str
-    status: str = "ok"  # ok | not_modified | failed | blocked | parse
+    status: str = "ok"  # ok | not_modified | fetch | blocked | parse
     error: SourceError | None = None
     items: int = 0
     ingest: IngestResult = field(default_factory=IngestResult)
@@ -109,7 +109,7 @@ class _RunCollector:
             self.run.status = "blocked"
         elif isinstance(error, spider_items.FetchFailedError):
             self.run.error = FetchError(source_id, error.message, error.retry_after)
-            self.run.status = "failed"
+            self.run.status = "fetch"
         elif isinstance(error, spider_items.LayoutError):
             self.run.error = ParseError(source_id, error.message)
             self.run.status = "parse"

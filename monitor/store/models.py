@@ -45,7 +45,7 @@ class SourceState(SQLModel, table=True):
     source_id: str = Field(primary_key=True, max_length=200)
     last_fetch_at: datetime | None = _time(nullable=True)
     last_success_at: datetime | None = _time(nullable=True)
-    # ok | not_modified | failed | blocked | parse
+    # never | ok | not_modified | fetch | blocked | parse
     last_status: str = Field(default="never", max_length=20)
     etag: str | None = Field(default=None, max_length=500)
     last_modified: str | None = Field(default=None, max_length=100)
