@@ -8,9 +8,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +113,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(command)
 
 
-def _load(path: Path) -> object:
+def _load(path: Path) -> Config:
     from monitor.config import load_config
     from monitor.notify.channels import validate_channel_urls
 
@@ -120,17 +124,15 @@ def _load(path: Path) -> object:
 
 def _check_config(path: Path) -> int:
     config = _load(path)
-    print(f"{path}: OK: {config.summary()}")  # type: ignore[attr-defined]
+    print(f"{path}: OK: {config.summary()}")
     return 0
 
 
 def _run(path: Path, once: bool, force: bool) -> int:
     from monitor.app import make_app
-    from monitor.config import Config
     from monitor.daemon import Daemon, run_in_reactor
 
     config = _load(path)
-    assert isinstance(config, Config)
     app = make_app(config)
     try:
         daemon = Daemon(app)

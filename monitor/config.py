@@ -157,9 +157,9 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
         problems: list[str] = []
-        for key, brand in self.brands.items():
+        for brand_key, brand in self.brands.items():
             if not brand.name:
-                brand.name = key
+                brand.name = brand_key
         seen: set[str] = set()
         for index, source in enumerate(self.sources):
             if source.id in seen:
@@ -172,9 +172,9 @@ class Config(_Strict):
             for name in route.channels:
                 if name not in channel_names:
                     problems.append(f"routes[{index}].channels: no channel '{name}' in [channels]")
-            for brand in route.brands:
-                if brand not in self.brands:
-                    problems.append(f"routes[{index}].brands: no brand '{brand}' in [brands]")
+            for brand_key in route.brands:
+                if brand_key not in self.brands:
+                    problems.append(f"routes[{index}].brands: no brand '{brand_key}' in [brands]")
             for source_id in route.sources:
                 if source_id not in seen:
                     problems.append(f"routes[{index}].sources: no source '{source_id}'")

@@ -26,8 +26,8 @@ from monitor.config import Config, SourceConfig
 from monitor.errors import BlockedError, FetchError, ParseError, SourceError
 from monitor.ingest import Ingestor, IngestResult
 from monitor.store import SourceState, Store
-from spiders import spider_class
 from spiders import items as spider_items
+from spiders import spider_class
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ class _RunCollector:
             self.items.append(item)
 
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
-        self._record(failure.value)
+        if failure.value is not None:
+            self._record(failure.value)
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("conditional"):

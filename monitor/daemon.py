@@ -14,8 +14,8 @@ import os
 import random
 import signal
 from collections.abc import Awaitable, Callable
-
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from monitor.app import App
 from monitor.config import SourceConfig
@@ -41,7 +41,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.running: dict[str, asyncio.Task[SourceRun]] = {}
         self.failed_sources: set[str] = set()
-        self.last_crawl_at = None
+        self.last_crawl_at: datetime | None = None
 
     # -- one pass -------------------------------------------------------------
 
@@ -98,7 +98,12 @@ class Daemon:
             if _is_due(states.get(source.id), now):
                 task = asyncio.create_task(self._run_source(source, states.get(source.id)))
                 self.running[source.id] = task
-                task.add_done_callback(lambda _task, key=source.id: self.running.pop(key, None))
+                task.add_done_callback(self._forget_run)
+
+    def _forget_run(self, task: asyncio.Task[SourceRun]) -> None:
+        for source_id, running in list(self.running.items()):
+            if running is task:
+                del self.running[source_id]
 
     async def _dispatch_loop(self) -> None:
         while not self.stopping.is_set():
@@ -140,7 +145,7 @@ class Daemon:
         started_at = self.app.clock()
         run = await self.crawl.run_source(source, state)
         now = self.app.clock()
-        self.last_crawl_at = now  # type: ignore[assignment]
+        self.last_crawl_at = now
         state.last_fetch_at = started_at
         state.last_duration_s = run.duration_s
         state.last_status = run.status
@@ -185,10 +190,11 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(ASYNCIO_REACTOR)
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed_reactor
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
 
+    reactor: Any = installed_reactor
     outcome: dict[str, Any] = {}
 
     def start() -> None:
@@ -196,15 +202,16 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
 
         def finish(result: Any) -> None:
             outcome["result"] = result
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()
 
         deferred.addBoth(finish)
 
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(start)
+    # Signals are the daemon's to handle (it finishes in-flight work first).
+    reactor.run(installSignalHandlers=False)
     result = outcome.get("result")
     if isinstance(result, Failure):
         result.raiseException()
-    return result  # type: ignore[no-any-return]
+    return cast(T, result)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
@@ -86,12 +87,12 @@ class Ingestor:
             existing: set[str] = set()
             for chunk in _chunks(keys, 500):
                 existing.update(
-                    session.scalars(select(Mention.dedupe_key).where(
-                        Mention.dedupe_key.in_(chunk)))  # type: ignore[attr-defined]
+                    session.scalars(select(col(Mention.dedupe_key)).where(
+                        col(Mention.dedupe_key).in_(chunk)))
                 )
             for chunk in _chunks(sorted(existing), 500):
                 session.execute(
-                    update(Mention).where(Mention.dedupe_key.in_(chunk))  # type: ignore[attr-defined]
+                    update(Mention).where(col(Mention.dedupe_key).in_(chunk))
                     .values(last_seen_at=now)
                 )
             result.seen_again = len(existing)
@@ -107,7 +108,7 @@ class Ingestor:
             inserted: dict[str, int] = {}
             for chunk in _chunks(rows, _CHUNK):
                 statement = self.store.insert_ignore(Mention).values(chunk).returning(
-                    Mention.id, Mention.dedupe_key  # type: ignore[arg-type]
+                    col(Mention.id), col(Mention.dedupe_key)
                 )
                 for mention_id, key in session.execute(statement):
                     inserted[key] = mention_id

@@ -51,9 +51,7 @@ def retry_after_seconds(value: bytes | str | None) -> float | None:
 class MonitorSpider(scrapy.Spider):
     """A spider for one configured source."""
 
-    name: ClassVar[str] = "base"  # type: ignore[misc]
-    # Scrapy's politeness defaults for every source; a source config may override.
-    custom_settings: ClassVar[dict[str, Any] | None] = None
+    name = "base"
 
     def __init__(
         self,
@@ -171,7 +169,8 @@ def response_from_bytes(
     from scrapy.http import Request as _Request
     from scrapy.responsetypes import responsetypes
 
-    header_map = {key: value for key, value in (headers or {}).items()}
+    header_map = {key.encode("latin-1"): value.encode("latin-1")
+                  for key, value in (headers or {}).items()}
     cls = responsetypes.from_args(headers=header_map or None, url=url, body=body)
     return cls(url=url, body=body, headers=header_map, status=status,
                request=_Request(url, meta={"page": 1}))

@@ -7,7 +7,6 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from monitor.app import make_app

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from monitor.config import redact_url
 from monitor.errors import StoreError
@@ -138,12 +139,12 @@ class Store:
             return set()
         with self.session() as session:
             rows = session.execute(
-                select(Mention.external_id).where(
-                    Mention.source_id == source_id,
-                    Mention.external_id.in_(list(external_ids)),  # type: ignore[union-attr]
+                select(col(Mention.external_id)).where(
+                    col(Mention.source_id) == source_id,
+                    col(Mention.external_id).in_(list(external_ids)),
                 )
             )
-            return {row[0] for row in rows}
+            return {row[0] for row in rows if row[0] is not None}
 
     # -- outbox -------------------------------------------------------------
 
@@ -151,8 +152,8 @@ class Store:
         with self.session() as session:
             rows = session.scalars(
                 select(Alert)
-                .where(Alert.status == "pending", Alert.next_attempt_at <= now)
-                .order_by(Alert.next_attempt_at, Alert.id)  # type: ignore[arg-type]
+                .where(col(Alert.status) == "pending", col(Alert.next_attempt_at) <= now)
+                .order_by(col(Alert.next_attempt_at), col(Alert.id))
                 .limit(limit)
             )
             return [
@@ -164,7 +165,8 @@ class Store:
     def delivered_targets(self, alert_id: int) -> set[str]:
         with self.session() as session:
             rows = session.execute(
-                select(Delivery.target).where(Delivery.alert_id == alert_id, Delivery.ok)
+                select(col(Delivery.target)).where(col(Delivery.alert_id) == alert_id,
+                                                   col(Delivery.ok))
             )
             return {row[0] for row in rows}
 
@@ -182,7 +184,7 @@ class Store:
     def mark_sent(self, alert_id: int, attempts: int, now: datetime) -> None:
         with self.session() as session:
             session.execute(
-                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                update(Alert).where(col(Alert.id) == alert_id)
                 .values(status="sent", sent_at=now, attempts=attempts, last_error=None)
             )
 
@@ -190,7 +192,7 @@ class Store:
                    error: str) -> None:
         with self.session() as session:
             session.execute(
-                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                update(Alert).where(col(Alert.id) == alert_id)
                 .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
             )
 
@@ -199,7 +201,7 @@ class Store:
         """Dead-letter an alert and, in the same transaction, queue the fallback notice."""
         with self.session() as session:
             session.execute(
-                update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
+                update(Alert).where(col(Alert.id) == alert_id)
                 .values(status="dead", attempts=attempts, last_error=error)
             )
             if fallback is not None:
@@ -211,12 +213,12 @@ class Store:
         with self.session() as session:
             for alert in alerts:
                 result = session.execute(self.insert_ignore(Alert).values(**_row(alert)))
-                inserted += result.rowcount or 0
+                inserted += getattr(result, "rowcount", 0) or 0
         return inserted
 
     def outbox_counts(self) -> dict[str, int]:
         with self.session() as session:
-            rows = session.execute(select(Alert.status, func.count()).group_by(Alert.status))
+            rows = session.execute(select(col(Alert.status), func.count()).group_by(col(Alert.status)))
             return {status: count for status, count in rows}
 
     def mention_count(self) -> int:
