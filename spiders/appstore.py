@@ -50,7 +50,7 @@ _APP_IN_URL = re.compile(r"/id=(\d+)")
 
 
 class AppStoreSpider(MonitorSpider):
-    name = "appstore"  # type: ignore[misc]
+    name = "appstore"
 
     def start_urls_for_source(self) -> list[str]:
         if self.url:

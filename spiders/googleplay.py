@@ -78,7 +78,7 @@ _CHUNK_LENGTH = re.compile(r"\d+\s*\n")
 
 
 class GooglePlaySpider(MonitorSpider):
-    name = "googleplay"  # type: ignore[misc]
+    name = "googleplay"
 
     # -- configuration ------------------------------------------------------------
 
@@ -388,7 +388,8 @@ def parse_review_export(body: bytes, source_id: str, url: str) -> Iterator[Menti
     missing = [name for name in _REQUIRED_COLUMNS if name not in columns]
     if missing:
         raise LayoutError(
-            f"googleplay export layout changed: no {', '.join(missing)} column in {url}", url)
+            f"googleplay export layout changed: missing column(s) {', '.join(missing)} in {url}",
+            url)
     for row in reader:
         cells = {(key or "").strip(): (value or "").strip() for key, value in row.items()
                  if isinstance(value, str)}

@@ -20,8 +20,8 @@ Paging: the first request asks for ``sort=recency`` (newest first); the next pag
 stored, up to ``max_pages`` and the page count Trustpilot reports. Trustpilot serves 20
 reviews a page.
 
-Limits: only what the public page shows; reviews Trustpilot hides (flagged, removed or
-pending) are not in the page data. Trustpilot rate-limits and may show a Cloudflare
+Limits: only what the public page shows; reviews Trustpilot has removed are not in the
+page data (the flags it does include, filtered/pending/reported, go to ``extra``). Trustpilot rate-limits and may show a Cloudflare
 challenge to crawlers (reported as blocked); keep the crawl interval long. Trustpilot
 also offers an official API for business users. You are responsible for complying
 with Trustpilot's terms of use.
@@ -46,7 +46,7 @@ DEFAULT_HOST = "www.trustpilot.com"
 
 
 class TrustpilotSpider(MonitorSpider):
-    name = "trustpilot"  # type: ignore[misc]
+    name = "trustpilot"
 
     def start_urls_for_source(self) -> list[str]:
         url = self.url

@@ -64,7 +64,7 @@ _NUMERIC_DATE = re.compile(r"^\s*(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})\s*$")
 
 
 class YelpSpider(MonitorSpider):
-    name = "yelp"  # type: ignore[misc]
+    name = "yelp"
 
     def start_urls_for_source(self) -> list[str]:
         if not self.url:
