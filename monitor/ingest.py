@@ -26,7 +26,6 @@ from spiders.items import MentionItem, to_utc
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 200
 _MAX_TEXT = 20_000
 
 
@@ -106,11 +105,11 @@ class Ingestor:
                 verdicts[key] = (brand, verdict)
                 rows.append(self._mention_row(entry, brand, verdict, now))
             inserted: dict[str, int] = {}
-            for chunk in _chunks(rows, _CHUNK):
-                statement = self.store.insert_ignore(Mention).values(chunk).returning(
-                    col(Mention.id), col(Mention.dedupe_key)
-                )
-                for mention_id, key in session.execute(statement):
+            if rows:
+                table = Mention.__table__.c  # type: ignore[attr-defined]
+                statement = self.store.insert_ignore(Mention).returning(table.id,
+                                                                        table.dedupe_key)
+                for mention_id, key in session.execute(statement, rows):
                     inserted[key] = mention_id
             # Another process may have stored some of these keys first: they are seen again.
             result.seen_again += len(rows) - len(inserted)
@@ -120,8 +119,8 @@ class Ingestor:
             for key, mention_id in inserted.items():
                 brand, verdict = verdicts[key]
                 alerts.extend(self._alert_rows(prepared[key].item, mention_id, brand, verdict, now))
-            for chunk in _chunks(alerts, _CHUNK):
-                session.execute(self.store.insert_ignore(Alert).values(chunk))
+            if alerts:
+                session.execute(self.store.insert_ignore(Alert), alerts)
             result.alerts = len(alerts)
         return result
 

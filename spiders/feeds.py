@@ -17,6 +17,7 @@ import feedparser
 from scrapy.http import Response
 
 from spiders.base import MonitorSpider
+from spiders.fastfeed import parse_fast
 from spiders.items import LayoutError, MentionItem
 from spiders.text import (
     html_to_text,
@@ -52,6 +53,9 @@ def parse_feed(
     content_type = headers.get("content-type", "")
     if stripped[:1] == b"{" or "json" in content_type:
         return list(_parse_json_feed(stripped, source_id, url))
+    fast = parse_fast(stripped, source_id, content_type)
+    if fast is not None:
+        return fast
     # feedparser needs the headers to resolve encodings (charset in Content-Type).
     parsed = feedparser.parse(body, response_headers=headers or None)
     entries = parsed.get("entries", [])

@@ -114,10 +114,11 @@ class Store:
         finally:
             session.close()
 
-    def insert_ignore(self, table: Any) -> Any:
-        """INSERT ... ON CONFLICT DO NOTHING for this store's dialect."""
+    def insert_ignore(self, model: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING for this store's dialect, on the Core table:
+        executed with a list of rows it is one cached statement, sent in batches."""
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        return dialect_insert(table).on_conflict_do_nothing()
+        return dialect_insert(model.__table__).on_conflict_do_nothing()
 
     # -- source state -------------------------------------------------------
 
