@@ -138,7 +138,10 @@ class DaemonConfig(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     backoff_max: Duration = timedelta(hours=6)
     grace_period: Duration = timedelta(seconds=10)
-    max_concurrent_sources: int = Field(default=8, ge=1, le=256)
+    # Due sources are crawled together, one Scrapy crawler per spider: at most this many.
+    max_sources_per_crawl: int = Field(default=200, ge=1, le=10_000)
+    # Requests in flight at once in one crawl (per site: concurrent_requests_per_domain).
+    concurrent_requests: int = Field(default=16, ge=1, le=256)
     user_agent: str = "review-monitor/0.1 (+https://github.com/review-monitor/review-monitor)"
     concurrent_requests_per_domain: int = Field(default=2, ge=1, le=16)
     autothrottle: bool = True

@@ -9,6 +9,7 @@ decides *when* a source runs: that is the daemon's job.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
         "ROBOTSTXT_OBEY": source.obey_robots,
         "AUTOTHROTTLE_ENABLED": daemon.autothrottle,
         "AUTOTHROTTLE_START_DELAY": 0.5,
+        "CONCURRENT_REQUESTS": daemon.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": daemon.concurrent_requests_per_domain,
         "DOWNLOAD_TIMEOUT": daemon.download_timeout.total_seconds(),
         # 429 is not retried inside a run: the scheduler backs off and honours Retry-After.
@@ -78,48 +80,64 @@ def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
 
 
 class _RunCollector:
-    """Signal handlers for one crawl. Scrapy holds signal receivers weakly, so the
-    adapter keeps this object alive for the whole run."""
+    """Signal handlers for one crawl (of one or many sources). Scrapy holds signal
+    receivers weakly, so the adapter keeps this object alive for the whole crawl."""
 
-    def __init__(self, run: SourceRun) -> None:
-        self.run = run
-        self.items: list[spider_items.MentionItem] = []
+    def __init__(self, runs: dict[str, SourceRun]) -> None:
+        self.runs = runs
+        self.items: dict[str, list[spider_items.MentionItem]] = {key: [] for key in runs}
 
     def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
-        if isinstance(item, spider_items.MentionItem):
-            self.items.append(item)
+        if isinstance(item, spider_items.MentionItem) and item.source_id in self.items:
+            self.items[item.source_id].append(item)
 
-    def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
-        if failure.value is not None:
-            self._record(failure.value)
+    def spider_error(self, failure: Failure, response: Response | None, spider: Spider) -> None:
+        if failure.value is None:
+            return
+        source_id = getattr(failure.value, "source_id", None)
+        if source_id is None and response is not None:
+            source_id = response.meta.get("source_id")
+        if source_id is None and len(self.runs) == 1:
+            source_id = next(iter(self.runs))
+        if source_id in self.runs:
+            self.record(source_id, failure.value)
+        else:
+            log.error("spider_error_unattributed error=%s", failure.getErrorMessage())
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
-        if request.meta.get("conditional"):
+        run = self.runs.get(request.meta.get("source_id", ""))
+        if run is not None and request.meta.get("conditional"):
             if response.status == 304:
-                self.run.status = "not_modified"
+                run.status = "not_modified"
             elif response.status == 200:
-                self.run.etag = _header(response, b"ETag")
-                self.run.last_modified = _header(response, b"Last-Modified")
+                run.etag = _header(response, b"ETag")
+                run.last_modified = _header(response, b"Last-Modified")
 
-    def _record(self, error: BaseException) -> None:
-        if self.run.error is not None:
+    def record(self, source_id: str, error: BaseException) -> None:
+        run = self.runs[source_id]
+        if run.error is not None:
             return  # the first error explains the run; later ones are usually its echoes
-        source_id = self.run.source_id
         if isinstance(error, spider_items.BlockedError):
-            self.run.error = BlockedError(source_id, error.message, error.retry_after)
-            self.run.status = "blocked"
+            run.error = BlockedError(source_id, error.message, error.retry_after)
+            run.status = "blocked"
         elif isinstance(error, spider_items.FetchFailedError):
-            self.run.error = FetchError(source_id, error.message, error.retry_after)
-            self.run.status = "fetch"
+            run.error = FetchError(source_id, error.message, error.retry_after)
+            run.status = "fetch"
         elif isinstance(error, spider_items.LayoutError):
-            self.run.error = ParseError(source_id, error.message)
-            self.run.status = "parse"
+            run.error = ParseError(source_id, error.message)
+            run.status = "parse"
         else:
             where = f" at {error.url}" if isinstance(error, spider_items.SpiderError) else ""
-            self.run.error = ParseError(
+            run.error = ParseError(
                 source_id, f"spider crashed{where}: {type(error).__name__}: {error}"
             )
-            self.run.status = "parse"
+            run.status = "parse"
+
+
+def _settings_key(source: SourceConfig) -> tuple[str, str]:
+    """Sources that can share one crawler: same spider, same Scrapy settings."""
+    overrides = json.dumps(source.scrapy_settings, sort_keys=True, default=str)
+    return source.spider, f"{source.obey_robots}:{overrides}"
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -139,39 +157,70 @@ class CrawlAdapter:
 
     async def run_source(self, source: SourceConfig, state: SourceState) -> SourceRun:
         """Crawl one source once and ingest what it found. Never raises for source errors."""
-        run = SourceRun(source.id)
+        runs = await self.run_sources([(source, state)])
+        return runs[source.id]
+
+    async def run_sources(
+        self, batch: list[tuple[SourceConfig, SourceState]]
+    ) -> dict[str, SourceRun]:
+        """Crawl many sources at once: one crawler per spider and settings, run together.
+
+        Never raises for source errors; each source's run says what happened to it.
+        """
+        groups: dict[tuple[str, str], list[tuple[SourceConfig, SourceState]]] = {}
+        for source, state in batch:
+            groups.setdefault(_settings_key(source), []).append((source, state))
+        results = await asyncio.gather(*(self._crawl_group(group) for group in groups.values()))
+        runs: dict[str, SourceRun] = {}
+        for group_runs in results:
+            runs.update(group_runs)
+        return runs
+
+    async def _crawl_group(
+        self, group: list[tuple[SourceConfig, SourceState]]
+    ) -> dict[str, SourceRun]:
         started = time.monotonic()
-        collector = _RunCollector(run)
+        runs = {source.id: SourceRun(source.id) for source, _state in group}
+        collector = _RunCollector(runs)
         self._collectors.add(collector)
+        first = group[0][0]
         try:
-            crawler = Crawler(spider_class(source.spider), scrapy_settings(self.config, source))
+            crawler = Crawler(spider_class(first.spider), scrapy_settings(self.config, first))
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
             crawler.signals.connect(collector.spider_error, signal=signals.spider_error)
             crawler.signals.connect(collector.response_received,
                                     signal=signals.response_received)
-            await self.runner.crawl(
-                crawler,
-                source_id=source.id,
-                url=source.url,
-                params=self._spider_params(source),
-                etag=state.etag,
-                last_modified=state.last_modified,
-                known_ids=lambda ids: self.store.known_external_ids(source.id, ids),
-                max_pages=source.max_pages,
-            )
+            await self.runner.crawl(crawler, sources=[
+                self._spider_arguments(source, state) for source, state in group
+            ])
         except Exception as error:  # a spider that cannot even start
-            collector._record(error)
+            for source, _state in group:
+                collector.record(source.id, error)
         finally:
             self._collectors.discard(collector)
-        run.items = len(collector.items)
-        for start in range(0, len(collector.items), _INGEST_BATCH):
-            batch = collector.items[start:start + _INGEST_BATCH]
-            result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock())
-            run.ingest.new += result.new
-            run.ingest.seen_again += result.seen_again
-            run.ingest.alerts += result.alerts
-        run.duration_s = time.monotonic() - started
-        return run
+        for source_id, run in runs.items():
+            items = collector.items[source_id]
+            run.items = len(items)
+            for start in range(0, len(items), _INGEST_BATCH):
+                result = await asyncio.to_thread(
+                    self.ingestor.ingest, items[start:start + _INGEST_BATCH], self.clock())
+                run.ingest.new += result.new
+                run.ingest.seen_again += result.seen_again
+                run.ingest.alerts += result.alerts
+            run.duration_s = time.monotonic() - started
+        return runs
+
+    def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
+        return {
+            "source_id": source.id,
+            "url": source.url,
+            "params": self._spider_params(source),
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "known_ids": lambda ids, source_id=source.id: self.store.known_external_ids(
+                source_id, ids),
+            "max_pages": source.max_pages,
+        }
 
     def _spider_params(self, source: SourceConfig) -> dict[str, Any]:
         params = dict(source.params)

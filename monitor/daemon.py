@@ -39,7 +39,8 @@ class Daemon:
         self.tick = tick
         self.rng = rng or random.Random()
         self.stopping = asyncio.Event()
-        self.running: dict[str, asyncio.Task[SourceRun]] = {}
+        # source id -> the crawl batch it is part of
+        self.running: dict[str, asyncio.Task[list[SourceRun]]] = {}
         self.failed_sources: set[str] = set()
         self.last_crawl_at: datetime | None = None
 
@@ -47,25 +48,25 @@ class Daemon:
 
     async def run_once(self, force: bool = False) -> int:
         """Every due (or, with force, every enabled) source once, then drain the outbox."""
-        states = await asyncio.to_thread(self.app.store.source_states)
-        now = self.app.clock()
-        sources = [
-            source for source in self.config.sources
-            if source.enabled and (force or _is_due(states.get(source.id), now))
-        ]
-        semaphore = asyncio.Semaphore(self.config.daemon.max_concurrent_sources)
-
-        async def limited(source: SourceConfig) -> SourceRun:
-            async with semaphore:
-                return await self._run_source(source, states.get(source.id))
-
-        runs = await asyncio.gather(*(limited(source) for source in sources))
+        runs = await self.crawl_due(force)
         if os.environ.get(_CRASH_AFTER_INGEST):
             os._exit(17)
         await self.app.dispatcher.drain()
         failed = [run for run in runs if run.failed]
         log.info("once_done sources=%s failed=%s", len(runs), len(failed))
         return 1 if failed else 0
+
+    async def crawl_due(self, force: bool = False) -> list[SourceRun]:
+        """Crawl every due (or every enabled) source once; alerts are queued, not sent."""
+        states = await asyncio.to_thread(self.app.store.source_states)
+        now = self.app.clock()
+        due = [(source, states.get(source.id)) for source in self.config.sources
+               if source.enabled and (force or _is_due(states.get(source.id), now))]
+        runs: list[SourceRun] = []
+        size = self.config.daemon.max_sources_per_crawl
+        for start in range(0, len(due), size):
+            runs.extend(await self._run_batch(due[start:start + size]))
+        return runs
 
     # -- forever --------------------------------------------------------------
 
@@ -88,19 +89,22 @@ class Daemon:
             self.stopping.set()
 
     async def _start_due_sources(self) -> None:
+        """Start one crawl batch with every source that is due and not already running."""
         states = await asyncio.to_thread(self.app.store.source_states)
         now = self.app.clock()
-        for source in self.config.sources:
-            if len(self.running) >= self.config.daemon.max_concurrent_sources:
-                break
-            if not source.enabled or source.id in self.running:
-                continue
-            if _is_due(states.get(source.id), now):
-                task = asyncio.create_task(self._run_source(source, states.get(source.id)))
-                self.running[source.id] = task
-                task.add_done_callback(self._forget_run)
+        due = [
+            (source, states.get(source.id)) for source in self.config.sources
+            if source.enabled and source.id not in self.running
+            and _is_due(states.get(source.id), now)
+        ][: self.config.daemon.max_sources_per_crawl]
+        if not due:
+            return
+        task = asyncio.create_task(self._run_batch(due))
+        for source, _state in due:
+            self.running[source.id] = task
+        task.add_done_callback(self._forget_batch)
 
-    def _forget_run(self, task: asyncio.Task[SourceRun]) -> None:
+    def _forget_batch(self, task: asyncio.Task[list[SourceRun]]) -> None:
         for source_id, running in list(self.running.items()):
             if running is task:
                 del self.running[source_id]
@@ -120,7 +124,7 @@ class Daemon:
         deadline = loop.time() + grace
         await dispatcher
         if self.running:
-            _done, pending = await asyncio.wait(list(self.running.values()), timeout=grace)
+            _done, pending = await asyncio.wait(set(self.running.values()), timeout=grace)
             if pending:
                 log.warning("shutdown_abandoning_crawls count=%s", len(pending))
                 with contextlib.suppress(Exception):
@@ -140,12 +144,21 @@ class Daemon:
 
     # -- one source -----------------------------------------------------------
 
-    async def _run_source(self, source: SourceConfig, state: SourceState | None) -> SourceRun:
-        state = state or SourceState(source_id=source.id)
+    async def _run_batch(
+        self, batch: list[tuple[SourceConfig, SourceState | None]]
+    ) -> list[SourceRun]:
         started_at = self.app.clock()
-        run = await self.crawl.run_source(source, state)
+        states = [(source, state or SourceState(source_id=source.id)) for source, state in batch]
+        runs = await self.crawl.run_sources(states)
         now = self.app.clock()
         self.last_crawl_at = now
+        for source, state in states:
+            self._record_run(source, state, runs[source.id], started_at, now)
+        await asyncio.to_thread(self.app.store.save_source_states, [s for _, s in states])
+        return [runs[source.id] for source, _state in states]
+
+    def _record_run(self, source: SourceConfig, state: SourceState, run: SourceRun,
+                    started_at: datetime, now: datetime) -> None:
         state.last_fetch_at = started_at
         state.last_duration_s = run.duration_s
         state.last_status = run.status
@@ -172,8 +185,6 @@ class Daemon:
             log.warning("source_failed source=%s reason=%s failures=%s retry_in=%ss: %s",
                         source.id, run.error.reason, state.consecutive_failures,
                         int(delay.total_seconds()), run.error.message)
-        await asyncio.to_thread(self.app.store.save_source_state, state)
-        return run
 
 
 def _is_due(state: SourceState | None, now: Any) -> bool:

@@ -17,10 +17,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
-from spiders.items import BlockedError, FetchFailedError, LayoutError, MentionItem
+from spiders.items import (
+    BlockedError,
+    FetchFailedError,
+    LayoutError,
+    MentionItem,
+    SpiderError,
+)
 
 KnownIds = Callable[[list[str]], set[str]]
 
@@ -62,9 +69,16 @@ class MonitorSpider(scrapy.Spider):
         last_modified: str | None = None,
         known_ids: KnownIds | None = None,
         max_pages: int = 5,
+        sources: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # One crawler may serve many sources of this spider: each gets its own instance
+        # (same class, same arguments as a single-source run) whose requests and
+        # callbacks this one schedules. A Scrapy crawler is costly to start; a request is not.
+        self.delegates: list[MonitorSpider] = [
+            type(self)(**source) for source in (sources or [])
+        ]
         self.source_id = source_id
         self.url = url
         self.params: dict[str, Any] = dict(params or {})
@@ -82,8 +96,18 @@ class MonitorSpider(scrapy.Spider):
         return [self.url]
 
     async def start(self) -> AsyncIterator[Any]:
-        for index, url in enumerate(self.start_urls_for_source()):
-            yield self.page_request(url, page=1, conditional=index == 0)
+        for spider in self.delegates or [self]:
+            try:
+                requests = [spider.page_request(url, page=1, conditional=index == 0)
+                            for index, url in enumerate(spider.start_urls_for_source())]
+            except SpiderError as error:
+                error.source_id = spider.source_id
+                self.crawler.signals.send_catch_log(
+                    signal=signals.spider_error, failure=Failure(error), response=None,
+                    spider=self)
+                continue
+            for request in requests:
+                yield request
 
     def page_request(self, url: str, page: int = 1, conditional: bool = False,
                      **meta: Any) -> Request:
@@ -100,16 +124,20 @@ class MonitorSpider(scrapy.Spider):
             errback=self.on_fetch_error,
             dont_filter=True,
             meta={"handle_httpstatus_all": True, "page": page, "conditional": conditional,
-                  **meta},
+                  "source_id": self.source_id, **meta},
         )
 
     # -- responses ------------------------------------------------------------
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        self.check_response(response)
-        if response.status == 304:
-            return
-        yield from self.parse_response(response)
+        try:
+            self.check_response(response)
+            if response.status == 304:
+                return
+            yield from self.parse_response(response)
+        except SpiderError as error:
+            error.source_id = self.source_id
+            raise
 
     def check_response(self, response: Response) -> None:
         """Raise the SpiderError that explains a response we cannot read."""
@@ -142,7 +170,9 @@ class MonitorSpider(scrapy.Spider):
         url = request.url if request is not None else self.url
         reason = failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else (
             type(failure.value).__name__)
-        raise FetchFailedError(f"could not fetch {url}: {reason}", url)
+        error = FetchFailedError(f"could not fetch {url}: {reason}", url)
+        error.source_id = self.source_id
+        raise error
 
     # -- paging ----------------------------------------------------------------
 

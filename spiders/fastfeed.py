@@ -12,6 +12,7 @@ would.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -30,6 +31,24 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=False
                           remove_comments=True, huge_tree=False)
 
 
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_DECLARATION = re.compile(rb"^<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
+
+
+def _normalise_encoding(name: str) -> str:
+    return name.lower().replace("_", "-").replace("utf8", "utf-8")
+
+
+def _header_charset(content_type: str) -> str | None:
+    match = _CHARSET.search(content_type)
+    return _normalise_encoding(match.group(1)) if match else None
+
+
+def _declared_encoding(body: bytes) -> str:
+    match = _DECLARATION.match(body[:200])
+    return _normalise_encoding(match.group(1).decode("ascii")) if match else "utf-8"
+
+
 class Decline(Exception):
     """Not a feed this fast path is sure about; use feedparser."""
 
@@ -38,8 +57,8 @@ def parse_fast(body: bytes, source_id: str, content_type: str = "") -> list[Ment
     """Mentions from a plain RSS 2.0 / Atom 1.0 document, or None to let feedparser decide."""
     if b"<!DOCTYPE" in body[:1024] or b"<!ENTITY" in body[:4096]:
         return None  # entity definitions and DTDs are feedparser's job
-    if "charset" in content_type.lower():
-        return None  # a header charset that may contradict the document: feedparser resolves it
+    if _header_charset(content_type) not in (None, _declared_encoding(body)):
+        return None  # the header contradicts the document: feedparser knows who wins
     try:
         root = etree.fromstring(body, _PARSER)
     except (etree.XMLSyntaxError, ValueError):

@@ -78,6 +78,8 @@ class SpiderError(Exception):
         super().__init__(message)
         self.message = message
         self.url = url
+        # Which source's request failed (set by the base spider; one crawl may serve many).
+        self.source_id: str | None = None
 
 
 class LayoutError(SpiderError):

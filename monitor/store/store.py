@@ -132,8 +132,12 @@ class Store:
             return state if state is not None else SourceState(source_id=source_id)
 
     def save_source_state(self, state: SourceState) -> None:
+        self.save_source_states([state])
+
+    def save_source_states(self, states: Sequence[SourceState]) -> None:
         with self.session() as session:
-            session.merge(state)
+            for state in states:
+                session.merge(state)
 
     def known_external_ids(self, source_id: str, external_ids: Sequence[str]) -> set[str]:
         if not external_ids:
