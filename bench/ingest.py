@@ -75,7 +75,7 @@ def serve(port_queue: Any, feeds: int, entries: int) -> None:
 def phase_monitor(base: str, feeds: int, store_url: str) -> dict[str, Any]:
     from monitor.app import make_app
     from monitor.config import parse_config
-    from monitor.daemon import Daemon, run_in_reactor
+    from monitor.daemon import Daemon, run_in_reactor, stop_reactor
     from monitor.logs import setup_logging
 
     setup_logging("WARNING")
@@ -94,6 +94,7 @@ def phase_monitor(base: str, feeds: int, store_url: str) -> dict[str, Any]:
     started = time.perf_counter()
     # The whole path up to a committed outbox; sending is not what is measured here.
     run_in_reactor(lambda: daemon.crawl_due(force=True))
+    stop_reactor()
     elapsed = time.perf_counter() - started
     stored = app.store.mention_count()
     outbox = app.store.outbox_counts()

@@ -130,7 +130,7 @@ def _check_config(path: Path) -> int:
 
 def _run(path: Path, once: bool, force: bool) -> int:
     from monitor.app import make_app
-    from monitor.daemon import Daemon, run_in_reactor
+    from monitor.daemon import Daemon, run_in_reactor, stop_reactor
 
     config = _load(path)
     app = make_app(config)
@@ -144,6 +144,7 @@ def _run(path: Path, once: bool, force: bool) -> int:
 
         return run_in_reactor(main)
     finally:
+        stop_reactor()
         app.store.close()
 
 

@@ -197,32 +197,39 @@ def _one_line(error: BaseException) -> str:
 
 
 def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
-    """Run ``main()`` on an asyncio loop with Twisted's asyncio reactor on top (Scrapy's)."""
-    from scrapy.utils.reactor import install_reactor
+    """Run ``main()`` on the asyncio loop that Twisted's asyncio reactor (Scrapy's) sits on.
 
-    install_reactor(ASYNCIO_REACTOR)
+    The reactor is installed and marked running once per process; it cannot be
+    restarted, so callers run any number of coroutines here and call
+    ``stop_reactor()`` once at the end.
+    """
+    _running_reactor()
+    return asyncio.get_event_loop().run_until_complete(main())
+
+
+def stop_reactor() -> None:
+    """Fire the reactor's shutdown triggers (thread pools, connections) and stop it."""
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if not is_reactor_installed():
+        return
     from twisted.internet import reactor as installed_reactor
-    from twisted.internet.defer import Deferred
-    from twisted.python.failure import Failure
 
     reactor: Any = installed_reactor
-    outcome: dict[str, Any] = {}
-
-    def start() -> None:
-        deferred = Deferred.fromFuture(asyncio.ensure_future(main()))
-
-        def finish(result: Any) -> None:
-            outcome["result"] = result
-            reactor.stop()
-
-        deferred.addBoth(finish)
-
-    reactor.callWhenRunning(start)
-    # Signals are the daemon's to handle (it finishes in-flight work first).
-    reactor.run(installSignalHandlers=False)
-    result = outcome.get("result")
-    if isinstance(result, Failure):
-        result.raiseException()
-    return cast(T, result)
+    if reactor.running:
+        reactor.stop()
+        asyncio.get_event_loop().run_forever()  # until the shutdown triggers stop the loop
 
 
+def _running_reactor() -> Any:
+    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+
+    if not is_reactor_installed():
+        install_reactor(ASYNCIO_REACTOR)
+    from twisted.internet import reactor as installed_reactor
+
+    reactor: Any = installed_reactor
+    if not reactor.running:
+        # Signals are the daemon's to handle (it finishes in-flight work first).
+        reactor.startRunning(installSignalHandlers=False)
+    return reactor

@@ -107,7 +107,7 @@ def demo_config(directory: Path, port: int) -> str:
 def run_demo(directory: Path | None, duration: float, every: float) -> int:
     from monitor.app import make_app
     from monitor.config import load_config
-    from monitor.daemon import Daemon, run_in_reactor
+    from monitor.daemon import Daemon, run_in_reactor, stop_reactor
 
     temporary = None
     if directory is None:
@@ -147,6 +147,7 @@ def run_demo(directory: Path | None, duration: float, every: float) -> int:
     try:
         return run_in_reactor(main)
     finally:
+        stop_reactor()
         server.shutdown()
         app.store.close()
         if temporary is not None:

@@ -32,6 +32,15 @@ def require_corpus(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reactor_shutdown() -> Iterator[None]:
+    """Tests that crawl in-process share one reactor; stop it once at the end."""
+    yield
+    from monitor.daemon import stop_reactor
+
+    stop_reactor()
+
+
 @pytest.fixture
 def corpus() -> Path:
     return require_corpus()

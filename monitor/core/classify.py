@@ -1,16 +1,34 @@
 """Classification: is a mention a complaint, a question, praise or other, and how bad.
 
 Pure: no I/O, no clock. ``Classifier`` is the interface the pipeline calls;
-``RuleClassifier`` is the light default.
+``RuleClassifier`` is the light default: multilingual lexicons with negation,
+intensifiers and "but", the rating when there is one, question detection,
+engagement, and the brand's own vocabulary. Every verdict says which signals
+fired, in words a responder understands.
+
+How the rules were set and how well they do: docs/classification.md.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import math
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from .language import DEFAULT_LANGUAGES, LanguageDetector, normalise_code
+from .lexicon import CRITICAL_LABELS, ESCALATION_LABELS, Lexicon, lexicon_for, universal
+from .lexicon.engine import (
+    COMPETITOR_TOKEN,
+    PRODUCT_TOKEN,
+    CompiledLexicon,
+    Hit,
+    Signals,
+    compile_names,
+    mask,
+)
 
 
 class Kind(StrEnum):
@@ -32,6 +50,7 @@ class Severity(StrEnum):
 
 
 _SEVERITY_RANK = {Severity.LOW: 0, Severity.NORMAL: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+_BY_RANK = {rank: sev for sev, rank in _SEVERITY_RANK.items()}
 
 
 @dataclass(frozen=True)
@@ -58,52 +77,327 @@ class Verdict:
     language: str | None = None
 
 
+@runtime_checkable
 class Classifier(Protocol):
     def classify(self, document: Document) -> Verdict: ...
 
 
-_COMPLAINT_WORDS = re.compile(
-    r"\b(terrible|awful|worst|broken|scam|refund|never again|disappointed|useless|"
-    r"doesn't work|does not work|not working|crash\w*|angry|horrible|complain\w*)\b",
-    re.IGNORECASE,
-)
-_CRITICAL_WORDS = re.compile(
-    r"\b(lawyer|lawsuit|sue|fraud|scam|data breach|police|dangerous|injur\w*)\b", re.IGNORECASE
-)
-_PRAISE_WORDS = re.compile(
-    r"\b(love|great|excellent|amazing|thank you|thanks|awesome|perfect|recommend)\b",
-    re.IGNORECASE,
-)
+@dataclass(frozen=True)
+class BrandVocabulary:
+    """The company's own words, from the config file.
+
+    - ``brand_names``: the company's names and handles ("Acme", "@acme"); a
+      mention of them addresses the company, and they never count as praise
+      or complaint words themselves.
+    - ``product_names``: the same, for products ("Perfect Fit", "Nightmare
+      Mode"); a verdict says which product a mention is about.
+    - ``complaint_words``: extra complaint terms per language code ("*" for
+      every language), same syntax as the lexicons ("late deliver*").
+    - ``ignore_words``: a mention containing one of these is ``other``/``low``
+      (job adverts, the company's own announcements).
+    - ``staff_authors``: author names of the company's own staff; their posts
+      are ``other``/``low``.
+    - ``competitor_names``: praise in a sentence naming a competitor counts
+      as a complaint about us ("switched to X, their support actually answers").
+    """
+
+    product_names: tuple[str, ...] = ()
+    complaint_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    ignore_words: tuple[str, ...] = ()
+    staff_authors: tuple[str, ...] = ()
+    competitor_names: tuple[str, ...] = ()
+    brand_names: tuple[str, ...] = ()
+
+
+#: Critical categories that relayed news does not make the author's own.
+_RELAYED = frozenset({"legal", "press", "threat"})
+
+#: Engagement counters that measure the author's reach rather than reactions.
+FOLLOWER_KEYS = frozenset({"followers", "author_followers", "subscribers", "karma"})
+#: Counters that are not interactions and do not raise severity.
+_PASSIVE_KEYS = frozenset({"views", "impressions", "reads"})
+
+
+def human_count(n: int) -> str:
+    """1234 -> '1.2k', 15000 -> '15k', 2500000 -> '2.5M'."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        value, unit = n / 1000, "k"
+    else:
+        value, unit = n / 1_000_000, "M"
+    text = f"{value:.1f}".removesuffix(".0") if value < 100 else f"{value:.0f}"
+    return text + unit
+
+
+def _count_label(n: int, key: str) -> str:
+    label = key.replace("_", " ")
+    if n == 1 and label.endswith("s"):
+        label = label[:-1]
+    return f"{human_count(n)} {label}"
+
+
+def _shouting(text: str) -> bool:
+    letters = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    if len(letters) < 12:
+        return False
+    upper = sum(1 for c in letters if c.isupper())
+    return upper / len(letters) >= 0.7
+
+
+@dataclass
+class _Tally:
+    """Evidence after the rating, sarcasm and competitor rules."""
+
+    complaint: float
+    praise: float
+    reasons: list[str] = field(default_factory=list)
 
 
 class RuleClassifier:
-    """v0: rating first, then keyword rules."""
+    """Lexicons, rating, questions, engagement and brand vocabulary; no model.
+
+    ``languages``: the languages to detect (ISO 639-1); the source's own
+    language field always wins. ``detector``: any ``text -> code | None``
+    callable (the default is lingua restricted to ``languages``).
+    ``threshold``: the complaint-minus-praise margin at which ``score`` is 0.5
+    and the kind becomes complaint.
+    """
+
+    def __init__(
+        self,
+        *,
+        languages: Sequence[str] | None = None,
+        vocabulary: BrandVocabulary | None = None,
+        detector: Callable[[str], str | None] | None = None,
+        threshold: float = 0.6,
+        high_engagement: int = 100,
+        critical_engagement: int = 1000,
+        high_followers: int = 10_000,
+        critical_followers: int = 100_000,
+    ) -> None:
+        self.languages: tuple[str, ...] = tuple(
+            c for c in (normalise_code(x) for x in (languages or DEFAULT_LANGUAGES)) if c
+        )
+        self.vocabulary = vocabulary or BrandVocabulary()
+        self.detector: Callable[[str], str | None] = detector or LanguageDetector(self.languages)
+        self.threshold = threshold
+        self.high_engagement = high_engagement
+        self.critical_engagement = critical_engagement
+        self.high_followers = high_followers
+        self.critical_followers = critical_followers
+        vocab = self.vocabulary
+        self._names = compile_names(vocab.product_names, PRODUCT_TOKEN)
+        self._product_names = frozenset(n.strip() for n in vocab.product_names)
+        self._names += compile_names(vocab.brand_names, PRODUCT_TOKEN)
+        self._names += compile_names(vocab.competitor_names, COMPETITOR_TOKEN)
+        self._competitors = tuple(n.strip() for n in vocab.competitor_names if n.strip())
+        self._staff = frozenset(_fold_name(a) for a in vocab.staff_authors if a.strip())
+        self._compiled: dict[str | None, CompiledLexicon] = {}
+
+    # -- lexicons ------------------------------------------------------------
+
+    def _lexicon(self, language: str | None) -> CompiledLexicon:
+        compiled = self._compiled.get(language)
+        if compiled is None:
+            lex = lexicon_for(language)
+            base = universal()
+            words = self.vocabulary.complaint_words
+            extra = list(words.get("*", ()))
+            if lex is not None:
+                extra += words.get(lex.code, ())
+                if language and language != lex.code:
+                    extra += words.get(language, ())
+            elif language:
+                extra += words.get(language, ())
+            compiled = CompiledLexicon(
+                lex or Lexicon(code=language or "*", name="universal"),
+                base=base,
+                extra_negative=extra,
+                ignore=self.vocabulary.ignore_words,
+            )
+            self._compiled[language] = compiled
+        return compiled
+
+    def _analyse(self, text: str, language: str | None) -> tuple[Signals, CompiledLexicon]:
+        if language is not None:
+            compiled = self._lexicon(language)
+            return compiled.analyse(text), compiled
+        # Unknown language (too short to tell): read it with every configured
+        # lexicon and keep the one that recognises the most.
+        best: tuple[Signals, CompiledLexicon] | None = None
+        for code in self.languages:
+            compiled = self._lexicon(code)
+            signals = compiled.analyse(text)
+            weight = signals.complaint + signals.praise
+            if best is None or weight > best[0].complaint + best[0].praise:
+                best = (signals, compiled)
+        assert best is not None
+        return best
+
+    # -- the verdict ---------------------------------------------------------
 
     def classify(self, document: Document) -> Verdict:
-        text = f"{document.title or ''}\n{document.text}"
-        reasons: list[str] = []
-        kind = Kind.OTHER
-        score = 0.0
+        text = document.text or ""
+        if document.title:
+            text = f"{document.title}\n{text}"
+        if document.author and _fold_name(document.author) in self._staff:
+            return Verdict(Kind.OTHER, Severity.LOW,
+                           (f"posted by the brand's own staff ('{document.author}')",), 0.0,
+                           normalise_code(document.language))
+        language = normalise_code(document.language)
+        if language is None and text.strip():
+            language = self.detector(text)
+        masked, names = mask(text, self._names) if self._names else (text, [])
+        signals, compiled = self._analyse(masked, language)
+        ignored = compiled.ignored_by(signals)
+        if ignored:
+            return Verdict(Kind.OTHER, Severity.LOW, (f"ignored: mentions '{ignored}'",), 0.0,
+                           language)
+        tally = self._tally(document, signals, names)
+        complaint, praise = tally.complaint, tally.praise
+        margin = complaint - praise
+        score = 1.0 / (1.0 + math.exp(-2.0 * (margin - self.threshold)))
+        if complaint >= 1.0 and margin >= self.threshold:
+            kind = Kind.COMPLAINT
+        elif signals.question:
+            kind = Kind.QUESTION
+        elif signals.job_ad and complaint < 1.0:
+            kind = Kind.OTHER
+            tally.reasons.append(f"looks like a job advert ('{signals.job_ad}')")
+        elif praise >= 0.8 and praise > complaint:
+            kind = Kind.PRAISE
+        else:
+            kind = Kind.OTHER
+        reasons = self._reasons(kind, signals, tally, names)
+        severity = self._severity(kind, document, signals, complaint, reasons)
+        return Verdict(kind, severity, tuple(dict.fromkeys(reasons)), round(score, 3), language)
+
+    def _tally(self, document: Document, signals: Signals, names: list[str]) -> _Tally:
+        tally = _Tally(0.0, 0.0)
+        hits = signals.hits
+        if signals.competitor_sentences and self._competitors:
+            found = [n for n in names if n in self._competitors] or list(self._competitors)
+            flipped = False
+            for h in hits:
+                if h.value > 0 and h.sentence in signals.competitor_sentences:
+                    h.value = -0.5 * h.value
+                    flipped = True
+            if flipped:
+                tally.reasons.append(f"praise for competitor '{found[0]}'")
+        if signals.reporting:
+            # Relayed news: the lawsuit or the journalist is not the author's threat.
+            for h in hits:
+                if h.entry.critical in _RELAYED:
+                    h.value = 0.0
+            tally.reasons.append(f"reported news ('{signals.reporting.strip()}')")
+        if signals.sarcasm and any(h.value < 0 for h in hits) and any(h.value > 0 for h in hits):
+            for h in hits:
+                if h.value > 0:
+                    h.value = -0.6 * h.value
+            tally.reasons.append(f"sarcasm ('{signals.sarcasm.strip()}')")
+        complaint = signals.complaint
+        praise = signals.praise
+        if signals.dangling_negations:
+            complaint += min(1.0, 0.5 * signals.dangling_negations)
+            tally.reasons.append("negative wording ('not', 'no', 'never')")
+        if complaint > 0 and _shouting(document.text or ""):
+            complaint *= 1.3
+            tally.reasons.append("written in capitals")
         if document.rating is not None and document.rating_max:
             stars = document.rating / document.rating_max * 5
-            reasons.append(f"rating {document.rating:g}/{document.rating_max:g}")
-            if stars <= 2:
-                kind, score = Kind.COMPLAINT, 0.9
-            elif stars >= 4:
-                kind, score = Kind.PRAISE, 0.1
-        complaint = _COMPLAINT_WORDS.search(text)
-        if kind is Kind.OTHER and complaint:
-            kind, score = Kind.COMPLAINT, 0.7
-            reasons.append(f"mentions '{complaint.group(0).lower()}'")
-        if kind is Kind.OTHER and "?" in text:
-            kind, score = Kind.QUESTION, 0.3
-            reasons.append("question to the company")
-        if kind is Kind.OTHER and (praise := _PRAISE_WORDS.search(text)):
-            kind, score = Kind.PRAISE, 0.1
-            reasons.append(f"mentions '{praise.group(0).lower()}'")
-        severity = Severity.NORMAL if kind in (Kind.COMPLAINT, Kind.QUESTION) else Severity.LOW
-        if critical := _CRITICAL_WORDS.search(text):
+            tally.reasons.insert(0, f"rating {document.rating:g}/{document.rating_max:g}")
+            if stars <= 1.5:
+                complaint += 3.0
+            elif stars <= 2.5:
+                complaint += 2.0
+            elif stars <= 3.5:
+                complaint += 0.3
+            else:
+                praise += 1.0
+        tally.complaint, tally.praise = complaint, praise
+        return tally
+
+    def _reasons(self, kind: Kind, signals: Signals, tally: _Tally, names: list[str]) -> list[str]:
+        reasons = list(tally.reasons[:1]) if tally.reasons[:1] and tally.reasons[0].startswith(
+            "rating") else []
+        rest = tally.reasons[len(reasons):]
+        for h in signals.hits:
+            crit = h.critical
+            if crit and kind is not Kind.PRAISE:
+                reasons.append(f"{CRITICAL_LABELS[crit]}: mentions '{h.surface}'")
+        for h in signals.hits:
+            if h.entry.escalation and kind is Kind.COMPLAINT and h.value < 0:
+                reasons.append(f"{ESCALATION_LABELS[h.entry.escalation]}: mentions '{h.surface}'")
+        side: list[Hit]
+        if kind is Kind.COMPLAINT:
+            side = sorted((h for h in signals.hits if h.value < 0), key=lambda h: h.value)
+        elif kind is Kind.PRAISE:
+            side = sorted((h for h in signals.hits if h.value > 0), key=lambda h: -h.value)
+        else:
+            side = sorted(signals.hits, key=lambda h: -abs(h.value))
+        for h in side[:4]:
+            if h.critical or h.entry.escalation and kind is Kind.COMPLAINT:
+                continue
+            reasons.append(f"'{h.surface}' (negated)" if h.negated else f"mentions '{h.surface}'")
+        reasons.extend(rest)
+        if signals.question and kind in (Kind.QUESTION, Kind.COMPLAINT):
+            reasons.append("question to the company" if signals.addressed else "question")
+        products = [n for n in names if n in self._product_names]
+        if products:
+            reasons.append(f"about product '{products[0]}'")
+        return reasons
+
+    def _severity(
+        self,
+        kind: Kind,
+        document: Document,
+        signals: Signals,
+        complaint: float,
+        reasons: list[str],
+    ) -> Severity:
+        if kind is Kind.COMPLAINT:
+            severity = Severity.NORMAL
+            if complaint >= 6.0 or any(h.entry.escalation and h.value < 0 for h in signals.hits):
+                severity = Severity.HIGH
+        elif kind is Kind.QUESTION:
+            severity = Severity.NORMAL
+        else:
+            severity = Severity.LOW
+        if kind is not Kind.PRAISE and any(h.critical for h in signals.hits):
             severity = Severity.CRITICAL
-            kind = Kind.COMPLAINT
-            reasons.append(f"mentions '{critical.group(0).lower()}'")
-        return Verdict(kind, severity, tuple(reasons), score, document.language)
+        interactions = 0
+        followers = 0
+        counts: list[tuple[int, str]] = []
+        for key, value in document.engagement.items():
+            if not isinstance(value, int) or value <= 0:
+                continue
+            k = key.lower()
+            if k in FOLLOWER_KEYS:
+                followers = max(followers, value)
+            elif k not in _PASSIVE_KEYS:
+                interactions += value
+                counts.append((value, k))
+        if kind in (Kind.COMPLAINT, Kind.QUESTION) and (interactions or followers):
+            counts.sort(reverse=True)
+            big = [c for c in counts if c[0] >= 10][:2]
+            if kind is Kind.COMPLAINT and (
+                interactions >= self.critical_engagement or followers >= self.critical_followers
+            ):
+                severity = Severity.CRITICAL
+                reasons.extend(_count_label(n, k) for n, k in big)
+                if followers >= self.critical_followers:
+                    reasons.append(f"author has {human_count(followers)} followers")
+                reasons.append("large audience")
+            elif interactions >= self.high_engagement or followers >= self.high_followers:
+                cap = 3 if kind is Kind.COMPLAINT else 2
+                severity = _BY_RANK[min(cap, severity.rank + 1)]
+                reasons.extend(_count_label(n, k) for n, k in big)
+                if followers >= self.high_followers:
+                    reasons.append(f"author has {human_count(followers)} followers")
+        return severity
+
+
+def _fold_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).strip().lstrip("@").casefold()
+

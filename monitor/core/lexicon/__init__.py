@@ -80,6 +80,9 @@ class Lexicon:
     # second person: the post speaks to the company
     addressee: frozenset[str] = frozenset()
     # phrases typical of job adverts (ignored unless the text clearly complains)
+    # reported speech ("according to", "reports"): the post relays news, so a
+    # lawsuit or a journalist it mentions is not the author's own threat
+    reporting: tuple[str, ...] = ()
     job_ad: tuple[str, ...] = ()
     # token -> replacement before matching (Romanian "n" in "n-am" -> "nu")
     aliases: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,104 @@
+"""The crawl adapter against a local HTTP server: paging stops at known mentions,
+a captcha is 'blocked', many sources share one crawler and keep their own results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from feedgen import rss, sample_entries
+from httpserver import FixtureServer, Reply, Request
+
+from monitor.app import make_app
+from monitor.config import parse_config
+from monitor.daemon import Daemon, run_in_reactor
+
+
+def trustpilot_page(ids: list[str], pages: int) -> bytes:
+    reviews = [{
+        "id": review_id, "title": f"Review {review_id}", "text": "Acme lost my parcel.",
+        "rating": 1, "language": "en",
+        "dates": {"publishedDate": "2026-11-20T10:00:00.000Z", "experiencedDate": None,
+                  "updatedDate": None},
+        "consumer": {"displayName": "Kim", "countryCode": "NO"}, "reply": None, "likes": 0,
+        "labels": {"verification": {"isVerified": False}},
+    } for review_id in ids]
+    data = {"props": {"pageProps": {
+        "businessUnit": {"displayName": "Acme", "identifyingName": "acme.example",
+                         "numberOfReviews": 100},
+        "reviews": reviews,
+        "filters": {"pagination": {"currentPage": 1, "totalPages": pages}},
+    }}}
+    return (f"<html><body><script id=\"__NEXT_DATA__\" type=\"application/json\">"
+            f"{json.dumps(data)}</script></body></html>").encode()
+
+
+def paged(request: Request) -> Reply:
+    page = 1
+    if "page=" in request.path:
+        page = int(request.path.split("page=")[1].split("&")[0])
+    ids = [f"p{page}-r{n}" for n in range(3)]
+    return Reply(200, trustpilot_page(ids, pages=5), {"Content-Type": "text/html"})
+
+
+def make_daemon(tmp_path: Path, sources: list[dict[str, object]]) -> Daemon:
+    config = parse_config({
+        "store": {"url": f"sqlite:///{tmp_path / 'crawl.db'}"},
+        "daemon": {"autothrottle": False},
+        "brands": {"acme": {"keywords": ["acme"]}},
+        "sources": sources,
+    }, tmp_path / "c.toml")
+    return Daemon(make_app(config))
+
+
+def test_paging_stops_at_known_mentions(tmp_path: Path, server: FixtureServer) -> None:
+    server.set("/review/acme.example", paged)
+    daemon = make_daemon(tmp_path, [{
+        "id": "tp", "spider": "trustpilot", "url": server.url("/review/acme.example"),
+        "brand": "acme", "max_pages": 3, "obey_robots": False}])
+    first = run_in_reactor(lambda: daemon.crawl_due(force=True))
+    assert first[0].ingest.new == 9  # pages 1-3: max_pages stops it
+    assert server.hits["/review/acme.example"] == 3
+    second = run_in_reactor(lambda: daemon.crawl_due(force=True))
+    # Page 1 holds only known reviews: no second page is fetched.
+    assert second[0].ingest.new == 0 and second[0].ingest.seen_again == 3
+    assert server.hits["/review/acme.example"] == 4
+    assert "sort=recency" in server.requests[0].path
+
+
+def test_captcha_page_is_blocked_and_robots_txt_is_obeyed(tmp_path: Path,
+                                                          server: FixtureServer) -> None:
+    server.set("/review/acme.example", Reply(200, b"<html><body><div class=\"g-recaptcha\">"
+                                             b"Please verify you are human (captcha)</div>"
+                                             b"</body></html>", {"Content-Type": "text/html"}))
+    server.set("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /private/\n"))
+    server.set("/private/feed.xml", Reply(200, rss(sample_entries("x", 1))))
+    daemon = make_daemon(tmp_path, [
+        {"id": "tp", "spider": "trustpilot", "url": server.url("/review/acme.example")},
+        {"id": "private", "spider": "feed", "url": server.url("/private/feed.xml")},
+    ])
+    runs = {run.source_id: run for run in run_in_reactor(lambda: daemon.crawl_due(force=True))}
+    assert runs["tp"].status == "blocked"
+    assert "captcha" in str(runs["tp"].error)
+    assert server.hits["/private/feed.xml"] == 0  # robots.txt said no
+    assert runs["private"].failed
+
+
+def test_many_sources_share_one_crawl_and_keep_their_own_results(
+        tmp_path: Path, server: FixtureServer) -> None:
+    for index in range(6):
+        server.set(f"/feed{index}.xml", Reply(200, rss(sample_entries(f"f{index}", index + 1))))
+    server.set("/broken.xml", Reply(200, b"<html>oops</html>", {"Content-Type": "text/html"}))
+    sources: list[dict[str, object]] = [
+        {"id": f"feed{index}", "spider": "feed", "url": server.url(f"/feed{index}.xml"),
+         "brand": "acme", "obey_robots": False} for index in range(6)]
+    sources.append({"id": "broken", "spider": "feed", "url": server.url("/broken.xml"),
+                    "obey_robots": False})
+    daemon = make_daemon(tmp_path, sources)
+    runs = {run.source_id: run for run in run_in_reactor(lambda: daemon.crawl_due(force=True))}
+    for index in range(6):
+        assert runs[f"feed{index}"].status == "ok"
+        assert runs[f"feed{index}"].ingest.new == index + 1
+    assert runs["broken"].status == "parse"
+    states = daemon.app.store.source_states()
+    assert states["feed5"].mentions_total == 6 and states["broken"].consecutive_failures == 1
