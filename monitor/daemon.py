@@ -203,8 +203,10 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
     restarted, so callers run any number of coroutines here and call
     ``stop_reactor()`` once at the end.
     """
-    _running_reactor()
-    return asyncio.get_event_loop().run_until_complete(main())
+    reactor = _running_reactor()
+    loop: asyncio.AbstractEventLoop = reactor._asyncioEventloop
+    asyncio.set_event_loop(loop)
+    return loop.run_until_complete(main())
 
 
 def stop_reactor() -> None:
@@ -218,7 +220,7 @@ def stop_reactor() -> None:
     reactor: Any = installed_reactor
     if reactor.running:
         reactor.stop()
-        asyncio.get_event_loop().run_forever()  # until the shutdown triggers stop the loop
+        reactor._asyncioEventloop.run_forever()  # until the shutdown triggers stop the loop
 
 
 def _running_reactor() -> Any:
