@@ -29,8 +29,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WORDS = ("the acme app crashed again and support never answered my ticket "
-         "great product fast delivery love it why is my invoice wrong refund please").split()
+WORDS = ["the", "acme", "app", "crashed", "again", "and", "support", "never", "answered", "my", "ticket", "great", "product", "fast", "delivery", "love", "it", "why", "is", "my", "invoice", "wrong", "refund", "please"]
 
 
 def feed_body(feed: int, entries: int) -> bytes:

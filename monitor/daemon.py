@@ -15,7 +15,7 @@ import random
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from monitor.app import App
 from monitor.config import SourceConfig
