@@ -1,9 +1,33 @@
 """RSS 0.9x/1.0/2.0, Atom and JSON Feed reader.
 
-feedparser does the XML formats (it is the field's most forgiving parser);
-JSON Feed is plain JSON with a published spec, read here directly because
-feedparser's released versions do not understand it. A "bozo" feed that still
-has entries is read; a response that is not a feed at all is a LayoutError.
+Configure with ``spider = "feed"`` and the feed's ``url``. feedparser does the
+XML formats (it is the field's most forgiving parser), behind an lxml fast
+path for plain RSS 2.0/Atom 1.0; JSON Feed is plain JSON with a published
+spec, read here directly because feedparser's released versions do not
+understand it. A "bozo" feed that still has entries is read; a response that
+is not a feed at all is a LayoutError. An empty feed is 0 mentions.
+
+Extracted per entry: id/guid (else link) as external id, link, author,
+title and summary/content as plain text, published/updated times,
+language, ``slash:comments``/``thr:total`` as engagement ``comments``,
+``thr:in-reply-to`` as ``reply_to``.
+
+Google Alerts (choose "Deliver to: RSS feed" in the alert's options):
+``google.com/url?...&url=TARGET`` redirect links are unwrapped to the
+article's URL and the ``<b>`` highlighting is dropped from titles and
+snippets (the feed's entries carry no author).
+Google News RSS (``https://news.google.com/rss/search?q=QUERY&hl=..``):
+``news.google.com/rss/articles/...`` links are kept as they are (they
+redirect to the article in a browser); the ``<source>`` element becomes
+``extra["publisher"]``/``extra["publisher_url"]``, the " - PUBLISHER"
+suffix leaves the title, the body is the headline (the description only
+repeats it) and the other outlets of a story cluster go to
+``extra["related"]``. Any RSS ``<source>`` is kept the same way.
+
+Limits: a feed shows only its newest entries (Google Alerts about 20, Google
+News about 100): poll often enough not to miss any. Google does not allow
+automated querying of its services beyond these published feeds; the user
+is responsible for each site's terms.
 """
 
 from __future__ import annotations
@@ -12,8 +36,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
+import lxml.etree
+import lxml.html
 from scrapy.http import Response
 
 from spiders.base import MonitorSpider
@@ -21,6 +48,7 @@ from spiders.fastfeed import parse_fast
 from spiders.items import LayoutError, MentionItem
 from spiders.text import (
     html_to_text,
+    normalise_space,
     parse_iso_datetime,
     struct_time_to_datetime,
     unwrap_redirect,
@@ -64,10 +92,60 @@ def parse_feed(
     if parsed.get("bozo") and not entries and not parsed.get("feed"):
         raise LayoutError(f"broken feed at {url}: {parsed.get('bozo_exception')}", url)
     feed_language = parsed.get("feed", {}).get("language")
-    return [
-        _entry_to_item(entry, source_id, url, feed_language)
-        for entry in entries
-    ]
+    items = []
+    for entry in entries:
+        item = _entry_to_item(entry, source_id, url, feed_language)
+        _add_publisher(entry, item)
+        items.append(item)
+    return items
+
+
+def _add_publisher(entry: Mapping[str, Any], item: MentionItem) -> None:
+    """RSS ``<source url>`` (Google News: the publisher) into extra; tidy Google News items.
+
+    Google News titles end in " - PUBLISHER" and the description only repeats
+    the headline (plus, for a story cluster, the other outlets' headlines): the
+    title loses the suffix, the body becomes the headline, and the cluster's
+    other articles go to ``extra["related"]``.
+    """
+    source = entry.get("source")
+    if not isinstance(source, Mapping):
+        return
+    publisher = html_to_text(source.get("title")) or None
+    if publisher:
+        item.extra["publisher"] = publisher
+    if source.get("href"):
+        item.extra["publisher_url"] = str(source["href"])
+    if not item.url or urlsplit(item.url).hostname != "news.google.com":
+        return
+    if publisher and item.title and item.title.endswith(f" - {publisher}"):
+        item.title = item.title[: -len(f" - {publisher}")].rstrip()
+    articles = _google_news_articles(entry.get("summary") or entry.get("description") or "")
+    if articles:
+        item.body = articles[0]["title"]
+        if len(articles) > 1:
+            item.extra["related"] = articles[1:]
+    elif item.title:
+        item.body = item.title
+
+
+def _google_news_articles(markup: str) -> list[dict[str, str]]:
+    """[{title, publisher, url}] from a Google News description (one link or an <ol> cluster)."""
+    if "<a" not in markup:
+        return []
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return []
+    articles = []
+    for anchor in root.iter("a"):
+        article = {"title": normalise_space(anchor.text_content()), "url": anchor.get("href") or ""}
+        font = anchor.getnext()
+        if font is not None and font.tag == "font":
+            article["publisher"] = normalise_space(font.text_content())
+        if article["title"]:
+            articles.append(article)
+    return articles
 
 
 def _not_a_feed_reason(parsed: Mapping[str, Any], body: bytes) -> str:

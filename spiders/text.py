@@ -5,11 +5,14 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import lxml.html
 from w3lib.html import replace_entities
+
+from spiders.items import CompanyReply, MentionItem
 
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -79,3 +82,71 @@ def unwrap_redirect(url: str | None) -> str | None:
             if target and target[0].startswith(("http://", "https://")):
                 return target[0]
     return url
+
+
+def attach_company_replies(
+    items: list[MentionItem], is_company: Callable[[MentionItem], bool]
+) -> list[MentionItem]:
+    """Fold the company's own answers into the mentions they answer.
+
+    A mention written by one of the company's accounts (``is_company``) whose
+    parent (``reply_to`` = another item's ``external_id``) is in the same list
+    becomes a ``CompanyReply`` on that parent instead of a mention of its own:
+    the monitor should see "answered", not a new complaint. A company answer to
+    another company answer goes to the nearest non-company ancestor. Company
+    posts whose parent is not in the list stay mentions, marked
+    ``extra["company_account"] = True``. Order is kept; replies are sorted by time.
+    """
+    by_id = {item.external_id: item for item in items if item.external_id}
+    kept: list[MentionItem] = []
+    touched: list[MentionItem] = []
+    for item in items:
+        if not is_company(item):
+            kept.append(item)
+            continue
+        target = _company_reply_target(item, by_id, is_company)
+        if target is None:
+            item.extra["company_account"] = True
+            kept.append(item)
+            continue
+        target.company_replies.append(
+            CompanyReply(text=item.body, author=item.author, published=item.published)
+        )
+        touched.append(target)
+    for target in touched:
+        target.company_replies.sort(
+            key=lambda reply: (reply.published is None, reply.published or _EPOCH)
+        )
+    return kept
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _company_reply_target(
+    item: MentionItem, by_id: dict[str, MentionItem], is_company: Callable[[MentionItem], bool]
+) -> MentionItem | None:
+    seen = {id(item)}
+    parent = by_id.get(item.reply_to) if item.reply_to else None
+    while parent is not None and id(parent) not in seen:
+        if not is_company(parent):
+            return parent
+        seen.add(id(parent))
+        parent = by_id.get(parent.reply_to) if parent.reply_to else None
+    return None
+
+
+def with_query_param(url: str, key: str, value: str) -> str:
+    """``url`` with ``key=value`` set in its query, every other byte of the URL kept as is.
+
+    w3lib's ``add_or_replace_parameter`` re-encodes the whole query (``(`` → ``%28``),
+    which makes next-page URLs differ needlessly from what the site documents.
+    """
+    base, hash_mark, fragment = url.partition("#")
+    pattern = re.compile(rf"([?&]){re.escape(key)}=[^&]*")
+    encoded = quote(value, safe="")
+    if pattern.search(base):
+        base = pattern.sub(lambda match: f"{match.group(1)}{key}={encoded}", base, count=1)
+    else:
+        base += ("&" if "?" in base else "?") + f"{key}={encoded}"
+    return base + hash_mark + fragment
