@@ -74,6 +74,16 @@ def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
         "LOG_ENABLED": False,
         "LOGSTATS_INTERVAL": 0,
         "STATS_DUMP": False,
+        # Components a monitor crawl never uses; each costs time on every item or request.
+        "SPIDER_MIDDLEWARES_BASE": {
+            "scrapy.spidermiddlewares.start.StartSpiderMiddleware": 25,
+            "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50,
+        },
+        "EXTENSIONS_BASE": {
+            "scrapy.extensions.corestats.CoreStats": 0,
+            "scrapy.extensions.closespider.CloseSpider": 0,
+            "scrapy.extensions.throttle.AutoThrottle": 0,
+        },
     }
     values.update(source.scrapy_settings)
     return Settings(values)

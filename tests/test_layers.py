@@ -38,3 +38,13 @@ def test_core_is_pure(path: Path) -> None:
                 or name in IO_MODULES}, names
     source = path.read_text(encoding="utf-8")
     assert "datetime.now(" not in source and "time.time(" not in source, "core reads the clock"
+
+
+def test_every_spider_is_documented_in_docs_sources() -> None:
+    from spiders import SPIDERS
+
+    text = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in SPIDERS:
+        assert f"## `{name}`" in text, name
+        assert f"| `{name}` |" in readme, name
