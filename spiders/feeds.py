@@ -169,6 +169,12 @@ def _entry_to_item(
         if value is not None and str(value).strip().isdigit():
             engagement[name] = int(str(value).strip())
     author = entry.get("author") or entry.get("author_detail", {}).get("name") or None
+    # dict.get: feedparser's own .get falls back from updated_parsed to published_parsed
+    # with a DeprecationWarning; do the same fallback here, quietly.
+    published_parsed = dict.get(entry, "published_parsed")
+    updated_parsed = dict.get(entry, "updated_parsed") or published_parsed
+    published = struct_time_to_datetime(published_parsed or updated_parsed)
+    updated = struct_time_to_datetime(updated_parsed)
     if not external_id and not link:
         # No identity at all: the content is the identity.
         external_id = "sha1:" + hashlib.sha1(f"{title}\n{body}".encode()).hexdigest()
@@ -179,9 +185,8 @@ def _entry_to_item(
         author=html_to_text(author) or None,
         title=title,
         body=body,
-        published=struct_time_to_datetime(entry.get("published_parsed"))
-        or struct_time_to_datetime(entry.get("updated_parsed")),
-        updated=struct_time_to_datetime(entry.get("updated_parsed")),
+        published=published,
+        updated=updated,
         language=entry.get("language") or feed_language or None,
         reply_to=(entry.get("thr_in-reply-to") or {}).get("ref")
         if isinstance(entry.get("thr_in-reply-to"), Mapping)
