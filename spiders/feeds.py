@@ -171,8 +171,8 @@ def _entry_to_item(
     author = entry.get("author") or entry.get("author_detail", {}).get("name") or None
     # dict.get: feedparser's own .get falls back from updated_parsed to published_parsed
     # with a DeprecationWarning; do the same fallback here, quietly.
-    published_parsed = dict.get(entry, "published_parsed")
-    updated_parsed = dict.get(entry, "updated_parsed") or published_parsed
+    published_parsed = dict.get(entry, "published_parsed")  # type: ignore[call-overload]
+    updated_parsed = dict.get(entry, "updated_parsed") or published_parsed  # type: ignore[call-overload]
     published = struct_time_to_datetime(published_parsed or updated_parsed)
     updated = struct_time_to_datetime(updated_parsed)
     if not external_id and not link:
