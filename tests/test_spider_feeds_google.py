@@ -2,21 +2,18 @@
 golden files and the real Google feeds in ../shared/corpus.
 
 Golden cases: tests/data/spiders/feed/<case>.<ext> beside <case>.jsonl (see
-social_golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from social_golden import Case, check_golden, corpus_path, fixture_names, mentions, run_spider
+from conftest import require_corpus
+from golden import Case, Golden, mentions, run_spider
 
 from spiders.feeds import FeedSpider
-from spiders.items import LayoutError
 from spiders.text import parse_iso_datetime
 
-DATA = Path(__file__).parent / "data" / "spiders" / "feed"
 ALERTS = "https://www.google.com/alerts/feeds/00000000000000000001/1000000000000000001"
 NEWS = "https://news.google.com/rss/search?q=%22Acme+Kettle%22&hl=en-GB&gl=GB&ceid=GB:en"
 XML = {"Content-Type": "application/xml; charset=UTF-8"}
@@ -31,18 +28,9 @@ CASES = {
     "google_sorry.html": Case(NEWS, headers={"Content-Type": "text/html"}),
 }
 
-
-@pytest.mark.parametrize("filename", sorted(CASES))
-def test_golden(filename: str) -> None:
-    check_golden(FeedSpider, "feed", filename, CASES[filename])
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert fixture_names("feed") == set(CASES)
-
-
-def run(filename: str) -> list[object]:
-    return run_spider(FeedSpider(source_id="t"), (DATA / filename).read_bytes(), CASES[filename])
+GOLDEN = Golden(FeedSpider, "feed", CASES)
+DATA, run = GOLDEN.data, GOLDEN.run
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
 
 
 def test_google_alerts() -> None:
@@ -82,9 +70,7 @@ def test_google_news_unicode_and_missing() -> None:
 
 
 def test_html_instead_of_a_feed() -> None:
-    with pytest.raises(LayoutError, match="got an HTML page") as caught:
-        run("google_sorry.html")
-    assert "\n" not in caught.value.message
+    GOLDEN.layout_error("google_sorry.html", "got an HTML page")
 
 
 # -- the real corpus ----------------------------------------------------------------
@@ -92,7 +78,7 @@ def test_html_instead_of_a_feed() -> None:
 
 @pytest.mark.corpus
 def test_corpus_google_alerts() -> None:
-    path = corpus_path("google-alerts", "google_alerts_atom.xml")
+    path = require_corpus("google-alerts", "google_alerts_atom.xml")
     items = mentions(run_spider(FeedSpider(source_id="corpus"), path.read_bytes(),
                                 Case(ALERTS, headers={"Content-Type": "text/xml"})))
     assert len(items) == 20
@@ -119,7 +105,7 @@ def test_corpus_google_alerts() -> None:
 
 @pytest.mark.corpus
 def test_corpus_google_news_search() -> None:
-    path = corpus_path("google-news", "googlenews_search.rss.xml")
+    path = require_corpus("google-news", "googlenews_search.rss.xml")
     items = mentions(run_spider(FeedSpider(source_id="corpus"), path.read_bytes(),
                                 Case("https://news.google.com/rss/search?q=Chemnitz&hl=de")))
     assert len(items) == 2
@@ -136,7 +122,7 @@ def test_corpus_google_news_search() -> None:
 
 @pytest.mark.corpus
 def test_corpus_google_news_topic_clusters() -> None:
-    path = corpus_path("google-news", "googlenews_url.rss.xml")
+    path = require_corpus("google-news", "googlenews_url.rss.xml")
     items = mentions(run_spider(FeedSpider(source_id="corpus"), path.read_bytes(),
                                 Case("https://news.google.com/rss/topics/CAAqJggKIiBDQkFT?hl=de")))
     assert len(items) == 2

@@ -1,95 +1,57 @@
 """Google Play spider: golden files, paging, and the real files in ../shared/corpus.
 
-Golden cases live in tests/data/spiders/googleplay/<case>.<html|txt|csv> beside
-<case>.jsonl (one ``MentionItem.to_json_dict()`` per line, or one ``{"error": ...}``
-line for a case that must fail). ``UPDATE_GOLDEN=1 pytest tests/test_spider_googleplay.py``
-rewrites the .jsonl files; read the diff before committing it.
+Golden cases: tests/data/spiders/googleplay/<case>.<html|txt|csv> beside <case>.jsonl
+(see golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from conftest import require_corpus
+from golden import Case, Golden, mentions, requests
+from golden import parse as run
 from scrapy.http import Request
 
-from spiders.base import response_from_bytes
 from spiders.googleplay import GooglePlaySpider, batchexecute_payload
-from spiders.items import BlockedError, LayoutError, MentionItem, SpiderError
+from spiders.items import BlockedError, LayoutError
 
-DATA = Path(__file__).parent / "data" / "spiders" / "googleplay"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PACKAGE = "test.example.shop"
 DETAILS = f"https://play.google.com/store/apps/details?id={PACKAGE}&hl=en&gl=us"
 BATCH = "https://play.google.com/_/PlayStoreUi/data/batchexecute?hl=en&gl=us"
 EXPORT = f"https://storage.example.test/reviews/reviews_{PACKAGE}_202403.csv"
 
-# case -> (fixture file, URL it was fetched from)
+PLAY = {"package": PACKAGE}
+
 CASES = {
-    "app_page": ("app_page.html", DETAILS),
-    "batchexecute_page": ("batchexecute_page.txt", BATCH),
-    "batchexecute_unicode": ("batchexecute_unicode.txt",
-                             "https://play.google.com/_/PlayStoreUi/data/batchexecute?hl=ja&gl=jp"),
-    "batchexecute_empty": ("batchexecute_empty.txt", BATCH),
-    "batchexecute_missing_optional": ("batchexecute_missing_optional.txt", BATCH),
-    "batchexecute_unknown_rpc": ("batchexecute_unknown_rpc.txt", BATCH),
-    "export": ("export.csv", EXPORT),
-    "export_empty": ("export_empty.csv", EXPORT),
-    "layout_changed": ("layout_changed.html", DETAILS),
+    "app_page.html": Case(DETAILS, params=PLAY),
+    "batchexecute_page.txt": Case(BATCH, params=PLAY),
+    "batchexecute_unicode.txt": Case(
+        "https://play.google.com/_/PlayStoreUi/data/batchexecute?hl=ja&gl=jp", params=PLAY),
+    "batchexecute_empty.txt": Case(BATCH, params=PLAY),
+    "batchexecute_missing_optional.txt": Case(BATCH, params=PLAY),
+    "batchexecute_unknown_rpc.txt": Case(BATCH, params=PLAY),
+    "export.csv": Case(EXPORT, params=PLAY),
+    "export_empty.csv": Case(EXPORT, params=PLAY),
+    "layout_changed.html": Case(DETAILS, params=PLAY),
 }
+GOLDEN = Golden(GooglePlaySpider, "googleplay", CASES)
+DATA = GOLDEN.data
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
 
 
 def spider(**kwargs: Any) -> GooglePlaySpider:
-    kwargs.setdefault("params", {"package": PACKAGE})
+    kwargs.setdefault("params", dict(PLAY))
     return GooglePlaySpider(**kwargs)
 
 
-def run(play: GooglePlaySpider, body: bytes, url: str, page: int = 1,
-        **meta: Any) -> list[Any]:
-    response = response_from_bytes(body, url)
-    response.meta["page"] = page
-    response.meta.update(meta)
-    return list(play.parse_response(response))
-
-
-def golden_output(case: str) -> list[dict[str, Any]]:
-    name, url = CASES[case]
-    try:
-        out = run(spider(source_id="golden"), (DATA / name).read_bytes(), url)
-    except SpiderError as error:
-        return [{"error": type(error).__name__, "message": error.message}]
-    return [item.to_json_dict() for item in out if isinstance(item, MentionItem)]
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden(case: str) -> None:
-    actual = golden_output(case)
-    expected_path = DATA / f"{case}.jsonl"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        expected_path.write_text(
-            "".join(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
-                    for line in actual), encoding="utf-8")
-    expected = [json.loads(line) for line in
-                expected_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert actual == expected
-
-
-def test_every_fixture_has_a_case() -> None:
-    fixtures = {path.name for path in DATA.iterdir() if path.suffix != ".jsonl"}
-    assert fixtures == {name for name, _url in CASES.values()}
-
-
 def test_layout_changes_are_one_readable_line() -> None:
-    for name, url in (("layout_changed.html", DETAILS),
-                      ("batchexecute_unknown_rpc.txt", BATCH)):
-        with pytest.raises(LayoutError, match="googleplay layout changed") as caught:
-            run(spider(), (DATA / name).read_bytes(), url)
-        assert "\n" not in caught.value.message
+    for name in ("layout_changed.html", "batchexecute_unknown_rpc.txt"):
+        GOLDEN.layout_error(name, "googleplay layout changed")
     with pytest.raises(LayoutError, match="no AF_initDataCallback"):
         run(spider(), b"<html><body><h1>Example Shop</h1></body></html>", DETAILS)
     with pytest.raises(LayoutError, match="missing column.*Star Rating"):
@@ -110,10 +72,6 @@ def test_export_detected_by_content_too() -> None:
 
 
 # -- requests and paging ---------------------------------------------------------
-
-
-def _requests(out: list[Any]) -> list[Request]:
-    return [entry for entry in out if isinstance(entry, Request)]
 
 
 def _f_req(request: Request) -> Any:
@@ -147,7 +105,7 @@ def test_first_request_is_the_review_endpoint_sorted_newest() -> None:
 
 def test_app_page_token_leads_to_page_two() -> None:
     out = run(spider(), (DATA / "app_page.html").read_bytes(), DETAILS)
-    [request] = _requests(out)
+    [request] = requests(out)
     assert request.method == "POST" and request.url == BATCH
     assert request.meta["page"] == 2
     # the page's reviews are Play's "most relevant" order; its token continues that order
@@ -158,14 +116,14 @@ def test_app_page_token_leads_to_page_two() -> None:
 
 def test_batchexecute_token_leads_to_next_page() -> None:
     out = run(spider(), (DATA / "batchexecute_page.txt").read_bytes(), BATCH, page=2, sort=2)
-    [request] = _requests(out)
+    [request] = requests(out)
     assert request.meta["page"] == 3
     assert _f_req(request)[2] == [2, 2, [40, None, "Cq0BCqoBQVB0ZXN0dG9rZW4tcGFnZS0z"], None,
                                   [None, None]]
 
 
 def test_last_page_and_empty_have_no_next_request() -> None:
-    assert _requests(run(spider(), (DATA / "batchexecute_unicode.txt").read_bytes(), BATCH)) == []
+    assert requests(run(spider(), (DATA / "batchexecute_unicode.txt").read_bytes(), BATCH)) == []
     assert run(spider(), (DATA / "batchexecute_empty.txt").read_bytes(), BATCH) == []
     assert run(spider(), (DATA / "export_empty.csv").read_bytes(), EXPORT) == []
 
@@ -173,10 +131,10 @@ def test_last_page_and_empty_have_no_next_request() -> None:
 def test_known_ids_stop_paging() -> None:
     body = (DATA / "batchexecute_page.txt").read_bytes()
     page_one = {"b7e1f3a2-0000-4000-8000-000000000011", "b7e1f3a2-0000-4000-8000-000000000012"}
-    assert _requests(run(spider(known_ids=lambda ids: set(ids) & page_one), body, BATCH)) == []
-    [request] = _requests(run(spider(known_ids=lambda ids: set()), body, BATCH))
+    assert requests(run(spider(known_ids=lambda ids: set(ids) & page_one), body, BATCH)) == []
+    [request] = requests(run(spider(known_ids=lambda ids: set()), body, BATCH))
     assert request.meta["page"] == 2
-    assert _requests(run(spider(max_pages=1), body, BATCH)) == []
+    assert requests(run(spider(max_pages=1), body, BATCH)) == []
 
 
 def test_payload_round_trips() -> None:
@@ -188,23 +146,14 @@ def test_payload_round_trips() -> None:
 # -- the real corpus -----------------------------------------------------------------
 
 
-def corpus_file(*parts: str) -> Path:
-    path = CORPUS.joinpath(*parts)
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus file {path} is missing and CI=true")
-        pytest.skip(f"corpus not available at {path}")
-    return path
-
-
 IGTV = "https://play.google.com/store/apps/details?id=com.instagram.igtv&hl=en"
 
 
 @pytest.mark.corpus
 def test_corpus_app_page() -> None:
-    body = corpus_file("googleplay", "com.instagram.igtv.html").read_bytes()
+    body = require_corpus("googleplay", "com.instagram.igtv.html").read_bytes()
     out = run(GooglePlaySpider(source_id="igtv"), body, IGTV)
-    items = [entry for entry in out if isinstance(entry, MentionItem)]
+    items = mentions(out)
     assert len(items) == 40
     first = items[0]
     assert first.external_id == ("gp:AOqpTOHpDiDVq6UwVU-FPMGnz3IrzBPdlZD_DOHXiqfAyucVpOgmcogx4"
@@ -227,13 +176,13 @@ def test_corpus_app_page() -> None:
     assert items[-1].author == "Jaime Crilly" and items[-1].rating == 2.0
     assert all(item.external_id and item.external_id.startswith("gp:") for item in items)
     assert all(not item.company_replies for item in items)  # none answered on this page
-    [request] = _requests(out)
+    [request] = requests(out)
     assert request.method == "POST" and _f_req(request)[2][2][2].startswith("CpUBCpIB")
 
 
 @pytest.mark.corpus
 def test_corpus_console_export() -> None:
-    body = corpus_file("googleplay", "google_play_reviews.csv").read_bytes()
+    body = require_corpus("googleplay", "google_play_reviews.csv").read_bytes()
     assert body[:2] == b"\xff\xfe"
     items = run(GooglePlaySpider(source_id="console"), body,
                 "file:///exports/google_play_reviews.csv")

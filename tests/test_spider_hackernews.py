@@ -2,29 +2,18 @@
 and the real Algolia response and hnrss feed in ../shared/corpus.
 
 Golden cases: tests/data/spiders/hackernews/<case>.<ext> beside <case>.jsonl (see
-social_golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from social_golden import (
-    Case,
-    check_golden,
-    corpus_path,
-    fixture_names,
-    mentions,
-    requests,
-    run_spider,
-)
+from conftest import require_corpus
+from golden import Case, Golden, mentions, requests, run_spider
 
 from spiders.hackernews import HackerNewsSpider
-from spiders.items import LayoutError
 from spiders.text import parse_iso_datetime
 
-DATA = Path(__file__).parent / "data" / "spiders" / "hackernews"
 ALGOLIA = "https://hn.algolia.com/api/v1/search_by_date?query=acme&tags=(story,comment)"
 BRANDS = {"brand_accounts": ["AcmeDevRel"]}
 
@@ -41,21 +30,13 @@ CASES = {
     "rss_comments.xml": Case("https://hnrss.org/newcomments?q=acme", params=BRANDS),
     "rss_empty.xml": Case("https://hnrss.org/newest?q=acme+kettle+2000"),
 }
-
-
-@pytest.mark.parametrize("filename", sorted(CASES))
-def test_golden(filename: str) -> None:
-    check_golden(HackerNewsSpider, "hackernews", filename, CASES[filename])
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert fixture_names("hackernews") == set(CASES)
-
-
-def run(filename: str, **params: object) -> list[object]:
-    case = CASES[filename]
-    spider = HackerNewsSpider(source_id="t", params={**case.params, **params})
-    return run_spider(spider, (DATA / filename).read_bytes(), case)
+GOLDEN = Golden(HackerNewsSpider, "hackernews", CASES)
+DATA, run = GOLDEN.data, GOLDEN.run
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
+test_layout_errors = GOLDEN.layout_error_test({
+    "layout_changed.json": "has no 'hits' list",
+    "missing_id.json": "hit without objectID",
+})
 
 
 def test_start_url() -> None:
@@ -128,16 +109,6 @@ def test_missing_optional() -> None:
     assert comment.published is None and comment.title is None
 
 
-@pytest.mark.parametrize(("filename", "message"), [
-    ("layout_changed.json", "has no 'hits' list"),
-    ("missing_id.json", "hit without objectID"),
-])
-def test_layout_errors(filename: str, message: str) -> None:
-    with pytest.raises(LayoutError, match=message) as caught:
-        run(filename)
-    assert "\n" not in caught.value.message
-
-
 def test_hnrss_forms() -> None:
     link, ask = mentions(run("rss_newest.xml"))
     assert (link.external_id, link.author, link.body) == ("40000600", "pricewatch", "")
@@ -158,7 +129,7 @@ def test_hnrss_forms() -> None:
 
 @pytest.mark.corpus
 def test_corpus_algolia_search() -> None:
-    path = corpus_path("hackernews", "algolia_search_stories_by_url.json")
+    path = require_corpus("hackernews", "algolia_search_stories_by_url.json")
     url = ("https://hn.algolia.com/api/v1/search?query=https%3A%2F%2Fmedium.com"
            "&restrictSearchableAttributes=url")
     produced = run_spider(HackerNewsSpider(source_id="corpus"), path.read_bytes(), Case(url))
@@ -177,7 +148,7 @@ def test_corpus_algolia_search() -> None:
 
 @pytest.mark.corpus
 def test_corpus_hnrss_newest() -> None:
-    path = corpus_path("hackernews", "hnrss_newest_2024-03-11.rss.xml")
+    path = require_corpus("hackernews", "hnrss_newest_2024-03-11.rss.xml")
     items = mentions(run_spider(HackerNewsSpider(source_id="corpus"), path.read_bytes(),
                                 Case("https://hnrss.org/newest")))
     assert len(items) == 20

@@ -1,26 +1,18 @@
 """jsonld spider: golden files, broken JSON-LD, and the schema.org / extruct corpus.
 
 Golden cases: tests/data/spiders/jsonld/<case>.html beside <case>.jsonl (see
-social_golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import require_corpus
 from extruct.utils import parse_xmldom_html
-from social_golden import (
-    Case,
-    check_golden,
-    corpus_path,
-    fixture_names,
-    mentions,
-    requests,
-    run_spider,
-)
+from golden import Case, Golden, mentions, requests, run_spider
 
 from spiders.items import LayoutError
 from spiders.jsonld import (
@@ -32,7 +24,6 @@ from spiders.jsonld import (
 )
 from spiders.text import parse_iso_datetime
 
-DATA = Path(__file__).parent / "data" / "spiders" / "jsonld"
 PAGE = "https://shop.example.test/kettle-2000"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -53,20 +44,9 @@ CASES = {
     "graph.html": Case("https://boutique.example.test/p/42", headers=HTML),
 }
 
-
-@pytest.mark.parametrize("filename", sorted(CASES))
-def test_golden(filename: str) -> None:
-    check_golden(JsonLdSpider, "jsonld", filename, CASES[filename])
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert fixture_names("jsonld") == set(CASES)
-
-
-def run(filename: str, **params: object) -> list[object]:
-    case = CASES[filename]
-    spider = JsonLdSpider(source_id="t", params={**case.params, **params})
-    return run_spider(spider, (DATA / filename).read_bytes(), case)
+GOLDEN = Golden(JsonLdSpider, "jsonld", CASES)
+DATA, run = GOLDEN.data, GOLDEN.run
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
 
 
 def test_normal_page_fields() -> None:
@@ -135,10 +115,8 @@ def test_missing_optional_fields() -> None:
 
 
 def test_layout_change_is_one_readable_line() -> None:
-    with pytest.raises(LayoutError, match="no schema.org Review data on page") as caught:
-        run("layout_changed.html")
-    assert "\n" not in caught.value.message
-    assert caught.value.reason == "parse"
+    error = GOLDEN.layout_error("layout_changed.html", "no schema.org Review data on page")
+    assert error.reason == "parse"
 
 
 def test_broken_json_ld_is_cleaned_and_other_blocks_survive() -> None:
@@ -215,7 +193,7 @@ def _wrapped(jsonld: bytes) -> bytes:
 
 
 def _corpus_items(name: str) -> list[object]:
-    path = corpus_path("schemaorg-jsonld", "schemaorg", f"{name}.jsonld")
+    path = require_corpus("schemaorg-jsonld", "schemaorg", f"{name}.jsonld")
     spider = JsonLdSpider(source_id="corpus")
     return run_spider(spider, _wrapped(path.read_bytes()),
                       Case(f"https://example.org/{name}", headers=HTML))
@@ -223,7 +201,7 @@ def _corpus_items(name: str) -> list[object]:
 
 @pytest.mark.corpus
 def test_corpus_schemaorg_examples_all_parse() -> None:
-    folder = corpus_path("schemaorg-jsonld", "schemaorg")
+    folder = require_corpus("schemaorg-jsonld", "schemaorg")
     assert {path.stem for path in folder.glob("*.jsonld")} == set(SCHEMAORG_COUNTS)
     counts = {name: len(mentions(_corpus_items(name))) for name in SCHEMAORG_COUNTS}
     assert counts == SCHEMAORG_COUNTS
@@ -269,7 +247,7 @@ def test_corpus_schemaorg_values() -> None:
 def test_corpus_extruct_invalid_pages_recover_every_block() -> None:
     """extruct's own broken-JSON-LD pages: every block is read as extruct expects it,
     and since none holds review data the spider says so in one line."""
-    folder = corpus_path("schemaorg-jsonld", "extruct-invalid")
+    folder = require_corpus("schemaorg-jsonld", "extruct-invalid")
     pages = sorted(folder.glob("*.html"))
     assert len(pages) == 5
     for page in pages:
@@ -286,7 +264,7 @@ def test_corpus_extruct_invalid_pages_recover_every_block() -> None:
 @pytest.mark.corpus
 def test_corpus_extruct_invalid_cleanup_alone_reads_them() -> None:
     """The lenient cleanup by itself (without extruct's parser) reads those blocks too."""
-    folder = corpus_path("schemaorg-jsonld", "extruct-invalid")
+    folder = require_corpus("schemaorg-jsonld", "extruct-invalid")
     for page in sorted(folder.glob("*.html")):
         expected = json.loads(page.with_suffix(".jsonld").read_text(encoding="utf-8"))
         tree = parse_xmldom_html(page.read_bytes(), encoding="UTF-8")
@@ -297,8 +275,8 @@ def test_corpus_extruct_invalid_cleanup_alone_reads_them() -> None:
 
 
 def _examples() -> dict[str, dict[str, str]]:
-    text = corpus_path("schemaorg-jsonld", "schemaorg",
-                       "review-related-examples.txt").read_text(encoding="utf-8")
+    text = require_corpus("schemaorg-jsonld", "schemaorg",
+                          "review-related-examples.txt").read_text(encoding="utf-8")
     examples: dict[str, dict[str, str]] = {}
     for block in re.split(r"(?m)^TYPES: ", text)[1:]:
         name = block.split()[0].lstrip("#")

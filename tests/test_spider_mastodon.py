@@ -2,30 +2,20 @@
 real hachyderm.io tag feed in ../shared/corpus.
 
 Golden cases: tests/data/spiders/mastodon/<case>.<ext> beside <case>.jsonl (see
-social_golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from social_golden import (
-    Case,
-    check_golden,
-    corpus_path,
-    fixture_names,
-    mentions,
-    requests,
-    run_spider,
-)
+from conftest import require_corpus
+from golden import Case, Golden, mentions, requests, run_spider
 
 from spiders.base import response_from_bytes
 from spiders.items import BlockedError, LayoutError
 from spiders.mastodon import MastodonSpider, full_acct, instance_host
 from spiders.text import parse_iso_datetime
 
-DATA = Path(__file__).parent / "data" / "spiders" / "mastodon"
 HOST = "social.example.test"
 TIMELINE = f"https://{HOST}/api/v1/timelines/tag/acmecloud?limit=40"
 TAG_RSS = f"https://{HOST}/tags/acmecloud.rss"
@@ -55,20 +45,13 @@ CASES = {
                            params=INSTANCE),
 }
 
-
-@pytest.mark.parametrize("filename", sorted(CASES))
-def test_golden(filename: str) -> None:
-    check_golden(MastodonSpider, "mastodon", filename, CASES[filename])
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert fixture_names("mastodon") == set(CASES)
-
-
-def run(filename: str, **params: object) -> list[object]:
-    case = CASES[filename]
-    spider = MastodonSpider(source_id="t", params={**case.params, **params})
-    return run_spider(spider, (DATA / filename).read_bytes(), case)
+GOLDEN = Golden(MastodonSpider, "mastodon", CASES)
+DATA, run = GOLDEN.data, GOLDEN.run
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
+test_layout_errors = GOLDEN.layout_error_test({
+    "layout_changed.json": "is not a list of statuses",
+    "api_error.json": "requires an authenticated user",
+})
 
 
 @pytest.mark.parametrize(("params", "url"), [
@@ -188,16 +171,6 @@ def test_unicode_and_missing_fields() -> None:
     assert bare.author == "y@social.example.test" and bare.body == ""
 
 
-@pytest.mark.parametrize(("filename", "message"), [
-    ("layout_changed.json", "is not a list of statuses"),
-    ("api_error.json", "requires an authenticated user"),
-])
-def test_layout_errors(filename: str, message: str) -> None:
-    with pytest.raises(LayoutError, match=message) as caught:
-        run(filename)
-    assert "\n" not in caught.value.message
-
-
 def test_unauthenticated_search_is_reported_as_blocked() -> None:
     spider = MastodonSpider(params=INSTANCE)
     response = response_from_bytes((DATA / "api_error.json").read_bytes(),
@@ -217,7 +190,7 @@ def test_account_helpers() -> None:
 
 @pytest.mark.corpus
 def test_corpus_hachyderm_tag_feed() -> None:
-    path = corpus_path("mastodon", "mastodon_tag.rss.xml")
+    path = require_corpus("mastodon", "mastodon_tag.rss.xml")
     spider = MastodonSpider(source_id="corpus", params={"instance": "hachyderm.io",
                                                         "brand_accounts": ["k8s_releases@botsin.space"]})
     items = mentions(run_spider(spider, path.read_bytes(),

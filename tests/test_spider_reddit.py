@@ -2,29 +2,18 @@
 Reddit listing and feeds in ../shared/corpus.
 
 Golden cases: tests/data/spiders/reddit/<case>.<ext> beside <case>.jsonl (see
-social_golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from social_golden import (
-    Case,
-    check_golden,
-    corpus_path,
-    fixture_names,
-    mentions,
-    requests,
-    run_spider,
-)
+from conftest import require_corpus
+from golden import Case, Golden, mentions, requests, run_spider
 
-from spiders.items import LayoutError
 from spiders.reddit import RedditSpider, account_key
 from spiders.text import parse_iso_datetime
 
-DATA = Path(__file__).parent / "data" / "spiders" / "reddit"
 SEARCH = "https://www.reddit.com/search.json?q=acme&sort=new&raw_json=1"
 NEW = "https://www.reddit.com/r/AcmeCorp/new.json?raw_json=1"
 BRANDS = {"brand_accounts": ["u/ACME_support"]}
@@ -48,20 +37,14 @@ CASES = {
                            headers={"Content-Type": "text/html"}),
 }
 
-
-@pytest.mark.parametrize("filename", sorted(CASES))
-def test_golden(filename: str) -> None:
-    check_golden(RedditSpider, "reddit", filename, CASES[filename])
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert fixture_names("reddit") == set(CASES)
-
-
-def run(filename: str, **params: object) -> list[object]:
-    case = CASES[filename]
-    spider = RedditSpider(source_id="t", params={**case.params, **params})
-    return run_spider(spider, (DATA / filename).read_bytes(), case)
+GOLDEN = Golden(RedditSpider, "reddit", CASES)
+DATA, run = GOLDEN.data, GOLDEN.run
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
+test_layout_errors_are_one_line = GOLDEN.layout_error_test({
+    "layout_changed.json": "has no children list",
+    "not_a_listing.json": "holds no posts or comments",
+    "feed_html.html": "got an HTML page",
+})
 
 
 @pytest.mark.parametrize(("params", "url"), [
@@ -158,17 +141,6 @@ def test_missing_and_removed() -> None:
     assert deleted.url == "https://www.reddit.com/r/AcmeCorp/comments/1m0002/_/m0c001/"
 
 
-@pytest.mark.parametrize(("filename", "message"), [
-    ("layout_changed.json", "has no children list"),
-    ("not_a_listing.json", "holds no posts or comments"),
-    ("feed_html.html", "got an HTML page"),
-])
-def test_layout_errors_are_one_line(filename: str, message: str) -> None:
-    with pytest.raises(LayoutError, match=message) as caught:
-        run(filename)
-    assert "\n" not in caught.value.message
-
-
 def test_feed_forms() -> None:
     post, company_post = mentions(run("feed_subreddit.xml"))
     assert post.author == "wifi_woes"
@@ -196,7 +168,7 @@ def test_account_key() -> None:
 
 @pytest.mark.corpus
 def test_corpus_search_listing() -> None:
-    path = corpus_path("reddit", "r_all_search_praw_oauth_search.json")
+    path = require_corpus("reddit", "r_all_search_praw_oauth_search.json")
     spider = RedditSpider(source_id="corpus", params={"brand_accounts": ["nmtake"]})
     produced = run_spider(spider, path.read_bytes(),
                           Case("https://oauth.reddit.com/r/all/search.json?q=praw&raw_json=1"))
@@ -230,7 +202,7 @@ def test_corpus_search_listing() -> None:
 ])
 def test_corpus_feeds(filename: str, url: str, first_author: str, first_title: str,
                       bodies: int) -> None:
-    path = corpus_path("reddit", filename)
+    path = require_corpus("reddit", filename)
     items = mentions(run_spider(RedditSpider(source_id="corpus"), path.read_bytes(), Case(url)))
     assert len(items) == 5
     assert items[0].author == first_author and items[0].title == first_title
@@ -243,7 +215,7 @@ def test_corpus_feeds(filename: str, url: str, first_author: str, first_title: s
 
 @pytest.mark.corpus
 def test_corpus_thinkpad_link_posts_keep_their_link() -> None:
-    path = corpus_path("reddit", "r_thinkpad_top.rss.xml")
+    path = require_corpus("reddit", "r_thinkpad_top.rss.xml")
     items = mentions(run_spider(RedditSpider(), path.read_bytes(),
                                 Case("https://www.reddit.com/r/thinkpad/top/.rss")))
     assert items[0].external_id == "t3_shueto"

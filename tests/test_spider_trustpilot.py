@@ -1,80 +1,49 @@
 """Trustpilot spider: golden files, paging, and the real pages in ../shared/corpus.
 
-Golden cases live in tests/data/spiders/trustpilot/<case>.html beside <case>.jsonl
-(one ``MentionItem.to_json_dict()`` per line, or one ``{"error": ...}`` line for a case
-that must fail). ``UPDATE_GOLDEN=1 pytest tests/test_spider_trustpilot.py`` rewrites
-the .jsonl files; read the diff before committing it.
+Golden cases: tests/data/spiders/trustpilot/<case>.html beside <case>.jsonl (see
+golden.py; ``UPDATE_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy.http import Request
+from conftest import require_corpus
+from golden import Case, Golden, mentions, parse, requests
 
-from spiders.base import response_from_bytes
-from spiders.items import BlockedError, LayoutError, MentionItem, SpiderError
+from spiders.base import MonitorSpider, response_from_bytes
+from spiders.items import BlockedError
 from spiders.trustpilot import TrustpilotSpider, first_page_url, page_url
 
-DATA = Path(__file__).parent / "data" / "spiders" / "trustpilot"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PAGE_URL = "https://www.trustpilot.com/review/example-shop.test?sort=recency"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
-# case -> the URL the page was fetched from
 CASES = {
-    "normal": PAGE_URL,
-    "empty": PAGE_URL,
-    "paginated": PAGE_URL,
-    "reply": PAGE_URL,
-    "unicode": "https://de.trustpilot.com/review/beispiel-laeden.test?sort=recency",
-    "missing_optional": PAGE_URL,
-    "layout_changed": PAGE_URL,
-    "no_next_data": PAGE_URL,
+    "normal.html": Case(PAGE_URL, headers=HTML),
+    "empty.html": Case(PAGE_URL, headers=HTML),
+    "paginated.html": Case(PAGE_URL, headers=HTML),
+    "reply.html": Case(PAGE_URL, headers=HTML),
+    "unicode.html": Case("https://de.trustpilot.com/review/beispiel-laeden.test?sort=recency",
+                         headers=HTML),
+    "missing_optional.html": Case(PAGE_URL, headers=HTML),
+    "layout_changed.html": Case(PAGE_URL, headers=HTML),
+    "no_next_data.html": Case(PAGE_URL, headers=HTML),
 }
+GOLDEN = Golden(TrustpilotSpider, "trustpilot", CASES)
+DATA = GOLDEN.data
+test_golden, test_every_fixture_has_a_case = GOLDEN.tests()
 
 
-def run(spider: TrustpilotSpider, body: bytes, url: str, page: int = 1) -> list[Any]:
-    response = response_from_bytes(body, url, HTML)
-    response.meta["page"] = page
-    return list(spider.parse_response(response))
-
-
-def golden_output(case: str) -> list[dict[str, Any]]:
-    body = (DATA / f"{case}.html").read_bytes()
-    try:
-        out = run(TrustpilotSpider(source_id="golden"), body, CASES[case])
-    except SpiderError as error:
-        return [{"error": type(error).__name__, "message": error.message}]
-    return [item.to_json_dict() for item in out if isinstance(item, MentionItem)]
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden(case: str) -> None:
-    actual = golden_output(case)
-    expected_path = DATA / f"{case}.jsonl"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        expected_path.write_text(
-            "".join(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
-                    for line in actual), encoding="utf-8")
-    expected = [json.loads(line) for line in
-                expected_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert actual == expected
-
-
-def test_every_fixture_has_a_case() -> None:
-    assert {path.stem for path in DATA.glob("*.html")} == set(CASES)
+def run(spider: MonitorSpider, body: bytes, url: str, page: int = 1) -> list[Any]:
+    """A page as Trustpilot serves it (text/html)."""
+    return parse(spider, body, url, page=page, headers=HTML)
 
 
 def test_layout_change_is_one_readable_line() -> None:
-    with pytest.raises(LayoutError, match="layout changed") as caught:
-        run(TrustpilotSpider(), (DATA / "layout_changed.html").read_bytes(), PAGE_URL)
-    assert "\n" not in caught.value.message
-    assert caught.value.reason == "parse"
+    error = GOLDEN.layout_error("layout_changed.html", "layout changed")
+    assert error.reason == "parse"
 
 
 def test_captcha_page_is_blocked() -> None:
@@ -101,13 +70,9 @@ def test_first_request_sorts_by_recency() -> None:
         "https://www.trustpilot.com/review/example-shop.test?sort=recency&page=3")
 
 
-def _requests(out: list[Any]) -> list[Request]:
-    return [entry for entry in out if isinstance(entry, Request)]
-
-
 def test_paginated_page_requests_page_two() -> None:
     out = run(TrustpilotSpider(), (DATA / "paginated.html").read_bytes(), PAGE_URL)
-    [request] = _requests(out)
+    [request] = requests(out)
     assert request.url == (
         "https://www.trustpilot.com/review/example-shop.test?sort=recency&page=2")
     assert request.meta["page"] == 2
@@ -121,34 +86,25 @@ def test_known_ids_stop_paging() -> None:
     def knows_all(ids: list[str]) -> set[str]:
         return set(ids) & page_one_ids
 
-    assert _requests(run(TrustpilotSpider(known_ids=knows_all), body, PAGE_URL)) == []
-    [request] = _requests(run(TrustpilotSpider(known_ids=lambda ids: set()), body, PAGE_URL))
+    assert requests(run(TrustpilotSpider(known_ids=knows_all), body, PAGE_URL)) == []
+    [request] = requests(run(TrustpilotSpider(known_ids=lambda ids: set()), body, PAGE_URL))
     assert request.meta["page"] == 2
 
 
 def test_paging_stops_at_last_page_and_max_pages() -> None:
     body = (DATA / "paginated.html").read_bytes()  # says totalPages = 3
-    assert _requests(run(TrustpilotSpider(), body, page_url(PAGE_URL, 3), page=3)) == []
-    assert _requests(run(TrustpilotSpider(max_pages=1), body, PAGE_URL)) == []
-    [request] = _requests(run(TrustpilotSpider(), body, page_url(PAGE_URL, 2), page=2))
+    assert requests(run(TrustpilotSpider(), body, page_url(PAGE_URL, 3), page=3)) == []
+    assert requests(run(TrustpilotSpider(max_pages=1), body, PAGE_URL)) == []
+    [request] = requests(run(TrustpilotSpider(), body, page_url(PAGE_URL, 2), page=2))
     assert request.url.endswith("page=3")
 
 
 def test_single_page_has_no_next_request() -> None:
-    assert _requests(run(TrustpilotSpider(), (DATA / "normal.html").read_bytes(), PAGE_URL)) == []
+    assert requests(run(TrustpilotSpider(), (DATA / "normal.html").read_bytes(), PAGE_URL)) == []
     assert run(TrustpilotSpider(), (DATA / "empty.html").read_bytes(), PAGE_URL) == []
 
 
 # -- the real corpus -----------------------------------------------------------------
-
-
-def corpus_file(*parts: str) -> Path:
-    path = CORPUS.joinpath(*parts)
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus file {path} is missing and CI=true")
-        pytest.skip(f"corpus not available at {path}")
-    return path
 
 
 def trustpilot_page(company: dict[str, Any]) -> bytes:
@@ -164,12 +120,12 @@ def trustpilot_page(company: dict[str, Any]) -> bytes:
 
 @pytest.mark.corpus
 def test_corpus_companies() -> None:
-    companies = json.loads(corpus_file("trustpilot", "companies.json").read_text("utf-8"))
+    companies = json.loads(require_corpus("trustpilot", "companies.json").read_text("utf-8"))
     assert len(companies) == 3
     for company in companies:
         reviews = company["reviews"]
         out = run(TrustpilotSpider(source_id="tp"), trustpilot_page(company), company["pageUrl"])
-        items = [entry for entry in out if isinstance(entry, MentionItem)]
+        items = mentions(out)
         assert len(items) == len(reviews) == 20
         assert [item.external_id for item in items] == [review["id"] for review in reviews]
         assert [item.rating for item in items] == [float(review["rating"]) for review in reviews]
@@ -190,13 +146,13 @@ def test_corpus_companies() -> None:
                 assert reply.published is not None
                 assert reply.author == company["companyDetails"]["displayName"]
         # a live crawl goes on to page 2 while the page held new reviews
-        [request] = _requests(out)
+        [request] = requests(out)
         assert request.url == company["pageUrl"] + "?sort=recency&page=2"
 
 
 @pytest.mark.corpus
 def test_corpus_concrete_values() -> None:
-    companies = json.loads(corpus_file("trustpilot", "companies.json").read_text("utf-8"))
+    companies = json.loads(require_corpus("trustpilot", "companies.json").read_text("utf-8"))
     by_url = {company["pageUrl"]: company for company in companies}
     bh = by_url["https://www.trustpilot.com/review/www.bhphotovideo.com"]
     first = run(TrustpilotSpider(), trustpilot_page(bh), bh["pageUrl"])[0]
@@ -209,8 +165,7 @@ def test_corpus_concrete_values() -> None:
     assert first.extra["business_trust_score"] == 4.9
 
     flashbay = by_url["https://www.trustpilot.com/review/www.flashbay.com"]
-    items = [entry for entry in run(TrustpilotSpider(), trustpilot_page(flashbay),
-                                    flashbay["pageUrl"]) if isinstance(entry, MentionItem)]
+    items = mentions(run(TrustpilotSpider(), trustpilot_page(flashbay), flashbay["pageUrl"]))
     replied = [item for item in items if item.company_replies]
     assert len(replied) == 19
     assert any(item.company_replies[0].text.startswith("Hello Briana,") for item in replied)
