@@ -427,3 +427,27 @@ def test_core_imports_nothing_of_the_project() -> None:
         source = path.read_text(encoding="utf-8")
         assert "from monitor." not in source and "import monitor" not in source, path
         assert "from ..errors" not in source and "from ... " not in source, path
+
+
+STORY_CASES = [
+    ("en", "Ordered two chairs, one arrived without a leg.", Kind.COMPLAINT),
+    ("de", "Zwei Stühle bestellt, einer kam ohne Bein.", Kind.COMPLAINT),
+    ("es", "Pedimos dos sillas y una llegó sin pata.", Kind.COMPLAINT),
+    ("en", "Ordered a lens on Monday, it arrived on Wednesday exactly as described.", Kind.PRAISE),
+    ("en", "Ordered the grey sofa, delivery is booked for next Friday.", Kind.OTHER),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "kind"), STORY_CASES)
+def test_customer_stories(clf: RuleClassifier, lang: str, text: str, kind: Kind) -> None:
+    verdict = clf.classify(Document(text=text, language=lang))
+    assert verdict.kind is kind, verdict
+    if kind is Kind.COMPLAINT:
+        assert any(r.startswith("customer story without praise") for r in verdict.reasons)
+
+
+def test_customer_stories_can_be_switched_off() -> None:
+    clf = RuleClassifier(service_stories=False)
+    verdict = clf.classify(Document(text="Ordered two chairs, one arrived without a leg.",
+                                    language="en"))
+    assert verdict.kind is Kind.OTHER

@@ -250,8 +250,9 @@ def _eval_json(path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_project_set_is_big_enough() -> None:
-    items = [json.loads(line) for p in sorted(PROJECT_SETS.glob("*.jsonl"))
-             for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [json.loads(line) for name in ("dev.jsonl", "test.jsonl")
+             for line in (PROJECT_SETS / name).read_text(encoding="utf-8").splitlines()
+             if line.strip()]
     assert len(items) >= 400
     by_lang: dict[str, int] = {}
     for item in items:
@@ -282,8 +283,8 @@ def test_project_dev_set_figures(monkeypatch: pytest.MonkeyPatch,
     assert report["language_accuracy_long"]["value"] >= 0.95
 
 
-FLOORS = {"test_precision": 0.95, "test_recall": 0.65, "real_precision": 0.9,
-          "real_recall": 0.65}
+FLOORS = {"test_precision": 0.95, "test_recall": 0.75, "real_precision": 0.85,
+          "real_recall": 0.75}
 
 
 # -- the real rated reviews in ../shared/corpus -------------------------------

@@ -161,7 +161,9 @@ class RuleClassifier:
     language field always wins. ``detector``: any ``text -> code | None``
     callable (the default is lingua restricted to ``languages``).
     ``threshold``: the complaint-minus-praise margin at which ``score`` is 0.5
-    and the kind becomes complaint.
+    and the kind becomes complaint. ``service_stories``: read a customer's
+    story about an order, bill or repair that holds no praise but some trouble
+    as a complaint (more recall, a little less precision).
     """
 
     def __init__(
@@ -175,6 +177,7 @@ class RuleClassifier:
         critical_engagement: int = 1000,
         high_followers: int = 10_000,
         critical_followers: int = 100_000,
+        service_stories: bool = True,
     ) -> None:
         self.languages: tuple[str, ...] = tuple(
             c for c in (normalise_code(x) for x in (languages or DEFAULT_LANGUAGES)) if c
@@ -182,6 +185,14 @@ class RuleClassifier:
         self.vocabulary = vocabulary or BrandVocabulary()
         self.detector: Callable[[str], str | None] = detector or LanguageDetector(self.languages)
         self.threshold = threshold
+        self.service_stories = service_stories
+        # A customer story (service words, see the lexicons' ``service``) counts as
+        # a complaint when it holds no praise and at least a hint of trouble (a
+        # negation, "still", "without"...): plain stories of orders that went
+        # fine ("ordered Monday, arrived Wednesday as described") stay "other".
+        self._story_min_terms = 1
+        self._story_max_praise = 0.79
+        self._story_min_complaint = 0.3
         self.high_engagement = high_engagement
         self.critical_engagement = critical_engagement
         self.high_followers = high_followers
@@ -267,6 +278,18 @@ class RuleClassifier:
             tally.reasons.append(f"looks like a job advert ('{signals.job_ad}')")
         elif praise >= 0.8 and praise > complaint:
             kind = Kind.PRAISE
+        elif signals.reporting or signals.announcement:
+            kind = Kind.OTHER
+        elif (self.service_stories and len(signals.service) >= self._story_min_terms
+              and praise <= self._story_max_praise
+              and complaint >= self._story_min_complaint):
+            # Praise has a small vocabulary and the lexicons know it; problems
+            # are told in endless ways. A customer's story about an order, a
+            # bill or a repair that holds no praise is, in practice, a complaint.
+            kind = Kind.COMPLAINT
+            score = max(score, 0.55)
+            tally.reasons.append(
+                f"customer story without praise (mentions '{signals.service[0]}')")
         else:
             kind = Kind.OTHER
         reasons = self._reasons(kind, signals, tally, names)
@@ -340,6 +363,8 @@ class RuleClassifier:
             if h.critical or h.entry.escalation and kind is Kind.COMPLAINT:
                 continue
             reasons.append(f"'{h.surface}' (negated)" if h.negated else f"mentions '{h.surface}'")
+        if kind is not Kind.COMPLAINT:
+            rest = [r for r in rest if not r.startswith(("negative wording", "written in"))]
         reasons.extend(rest)
         if signals.question and kind in (Kind.QUESTION, Kind.COMPLAINT):
             reasons.append("question to the company" if signals.addressed else "question")

@@ -84,6 +84,12 @@ class Lexicon:
     # lawsuit or a journalist it mentions is not the author's own threat
     reporting: tuple[str, ...] = ()
     job_ad: tuple[str, ...] = ()
+    # the vocabulary of a customer's dealings with a company (order, delivery,
+    # bill, support, technician...): a customer story in these words that holds
+    # no praise is, in practice, a complaint ("one chair came without a leg")
+    service: tuple[str, ...] = ()
+    # company announcements ("launches", "opens", "results"): news, not a customer
+    announcement: tuple[str, ...] = ()
     # token -> replacement before matching (Romanian "n" in "n-am" -> "nu")
     aliases: Mapping[str, str] = field(default_factory=dict)
     fold_diacritics: bool = False

@@ -113,6 +113,8 @@ class Signals:
     # negations that negate no sentiment word ("no hotel, no vouchers"):
     # complaints are full of them, praise rarely has any
     dangling_negations: int = 0
+    service: list[str] = field(default_factory=list)  # service-encounter words found
+    announcement: str | None = None
     tokens: int = 0
     text: str = ""  # the normalised, space-joined tokens (for phrase look-ups)
 
@@ -226,6 +228,18 @@ class CompiledLexicon:
         sarcasm = list(lexicon.sarcasm) + (list(base.sarcasm) if base is not None else [])
         self._sarcasm = self._phrases(sarcasm)
         self._reporting = self._phrases(lexicon.reporting)
+        self._announcement = self._phrases(lexicon.announcement)
+        self._service_exact: set[str] = set()
+        self._service_prefix: set[str] = set()
+        self._service_phrases: list[str] = []
+        for term in lexicon.service:
+            words = _words(term, lexicon)
+            if len(words) == 1:
+                word, is_prefix = words[0]
+                (self._service_prefix if is_prefix else self._service_exact).add(word)
+            elif words:
+                self._service_phrases.append(" ".join(w for w, _ in words))
+        self._service_lengths = sorted({len(p) for p in self._service_prefix}, reverse=True)
         self._ignore = tuple(
             (s, " ".join(tokenize(normalise(s, lexicon), lexicon))) for s in ignore
         )
@@ -280,6 +294,7 @@ class CompiledLexicon:
         tokens = tokenize(norm, self.lexicon)
         signals = Signals(tokens=len(tokens), text=f" {' '.join(tokens)} ")
         signals.question = "?" in norm or "¿" in norm
+        signals.addressed = "@" in norm  # @brand
         hits = signals.hits
         negators: list[int] = []
         intensifiers: list[tuple[int, float]] = []
@@ -367,6 +382,14 @@ class CompiledLexicon:
         signals.job_ad = next((j for j in self._job_ad if signals.contains(j)), None)
         signals.sarcasm = next((j for j in self._sarcasm if signals.contains(j)), None)
         signals.reporting = next((j for j in self._reporting if signals.contains(j)), None)
+        signals.announcement = next((j for j in self._announcement if signals.contains(j)), None)
+        if self._service_exact or self._service_prefix:
+            for tok in tokens:
+                if tok in self._service_exact or any(
+                    tok[:k] in self._service_prefix for k in self._service_lengths if k <= len(tok)
+                ):
+                    signals.service.append(tok)
+        signals.service.extend(p for p in self._service_phrases if signals.contains(p))
         return signals
 
     def _analyse_unsegmented(self, norm: str) -> Signals:
@@ -405,6 +428,8 @@ class CompiledLexicon:
         signals.job_ad = next((j for j in self._job_ad if j in text), None)
         signals.sarcasm = next((j for j in self._sarcasm if j in text), None)
         signals.reporting = next((j for j in self._reporting if j in text), None)
+        signals.announcement = next((j for j in self._announcement if j in text), None)
+        signals.service = [t for t in self.lexicon.service if t in text]
         return signals
 
 
