@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
+from monitor.classifier_plugin import load_classifier
 from monitor.config import Config
-from monitor.core.classify import Classifier, RuleClassifier
+from monitor.core.classify import BrandVocabulary, Classifier
 from monitor.ingest import Ingestor
 from monitor.notify.channels import Channels
 from monitor.notify.dispatcher import Dispatcher
@@ -24,7 +25,8 @@ def utc_now() -> datetime:
 class App:
     config: Config
     store: Store
-    classifier: Classifier
+    # One per brand (each with the brand's vocabulary); key None: mentions of no brand.
+    classifiers: dict[str | None, Classifier]
     ingestor: Ingestor
     channels: Channels
     dispatcher: Dispatcher
@@ -36,8 +38,37 @@ def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
     store = Store(config.store.url)
     if migrate:
         store.upgrade()
-    classifier: Classifier = RuleClassifier()
-    ingestor = Ingestor(store, config, classifier)
+    classifiers = make_classifiers(config)
+    ingestor = Ingestor(store, config, classifiers)
     channels = Channels(config, console or (lambda: sys.stdout))
     dispatcher = Dispatcher(store, config, channels, clock)
-    return App(config, store, classifier, ingestor, channels, dispatcher, clock)
+    return App(config, store, classifiers, ingestor, channels, dispatcher, clock)
+
+
+def make_classifiers(config: Config) -> dict[str | None, Classifier]:
+    """The configured classifier for each brand. The built-in one gets the brand's
+    vocabulary; a plug-in gets the configured options (and ``vocabulary`` if it asks)."""
+    settings = config.classifier
+    built_in = settings.plugin.strip().lower() in ("", "default", "rules", "rule")
+
+    def build(vocabulary: BrandVocabulary | None) -> Classifier:
+        options = dict(settings.options)
+        if built_in:
+            options.setdefault("languages", settings.languages)
+            if vocabulary is not None:
+                options["vocabulary"] = vocabulary
+        return load_classifier(settings.plugin or None, **options)
+
+    classifiers: dict[str | None, Classifier] = {None: build(None)}
+    for key, brand in config.brands.items():
+        words = brand.vocabulary
+        vocabulary = BrandVocabulary(
+            product_names=tuple(words.product_names),
+            complaint_words={lang: tuple(terms) for lang, terms in words.complaint_words.items()},
+            ignore_words=tuple(words.ignore_words),
+            staff_authors=tuple(words.staff_authors),
+            competitor_names=tuple(words.competitor_names),
+            brand_names=tuple(dict.fromkeys([brand.name, *brand.keywords])),
+        )
+        classifiers[key] = build(vocabulary) if built_in else classifiers[None]
+    return classifiers

@@ -56,12 +56,35 @@ class StoreConfig(_Strict):
         return url
 
 
+class VocabularyConfig(_Strict):
+    """The brand's own words for the classifier (see docs/classification.md)."""
+
+    product_names: list[str] = Field(default_factory=list)
+    # Extra complaint words per language code, "*" for every language.
+    complaint_words: dict[str, list[str]] = Field(default_factory=dict)
+    # A mention containing one of these is not a complaint (job adverts, own announcements).
+    ignore_words: list[str] = Field(default_factory=list)
+    staff_authors: list[str] = Field(default_factory=list)
+    competitor_names: list[str] = Field(default_factory=list)
+
+
+class ClassifierConfig(_Strict):
+    # "module:attr" or an entry point in group review_monitor.classifiers; empty = built-in.
+    plugin: str = ""
+    # Languages the built-in detector chooses among (ISO 639-1).
+    languages: list[str] = Field(
+        default_factory=lambda: ["en", "ru", "ro", "nb", "et", "de", "fr", "es"])
+    # Options passed to the plugin's constructor.
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class BrandConfig(_Strict):
     name: str = ""
     keywords: list[str] = Field(default_factory=list)
     # The brand's own public accounts per site, e.g. {reddit = ["acme_support"]}:
     # their posts are company replies, never complaints.
     accounts: dict[str, list[str]] = Field(default_factory=dict)
+    vocabulary: VocabularyConfig = Field(default_factory=VocabularyConfig)
 
 
 class SourceConfig(_Strict):
@@ -152,6 +175,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ crash leaves either nothing or both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,9 +48,10 @@ class _Prepared:
 class Ingestor:
     """Holds what ingest needs from the config, computed once."""
 
-    def __init__(self, store: Store, config: Config, classifier: Classifier) -> None:
+    def __init__(self, store: Store, config: Config,
+                 classifiers: Mapping[str | None, Classifier]) -> None:
         self.store = store
-        self.classifier = classifier
+        self.classifiers = classifiers
         self.spiders = {source.id: source.spider for source in config.sources}
         self.source_brands = {source.id: source.brand for source in config.sources}
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
@@ -134,7 +135,8 @@ class Ingestor:
                 item.author.casefold() in self.own_accounts.get((brand, site), ()):
             return brand, Verdict(Kind.OTHER, Severity.LOW, ("posted by the brand's own account",),
                                   0.0, item.language)
-        verdict = self.classifier.classify(
+        classifier = self.classifiers.get(brand) or self.classifiers[None]
+        verdict = classifier.classify(
             Document(
                 text=item.body, title=item.title, rating=item.rating,
                 rating_max=item.rating_max, language=item.language,
