@@ -9,6 +9,7 @@ decides *when* a source runs: that is the daemon's job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -33,7 +34,7 @@ from spiders import spider_class
 log = logging.getLogger(__name__)
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-_INGEST_BATCH = 1000
+_INGEST_BATCH = 500
 
 
 @dataclass
@@ -95,11 +96,22 @@ class _RunCollector:
 
     def __init__(self, runs: dict[str, SourceRun]) -> None:
         self.runs = runs
-        self.items: dict[str, list[spider_items.MentionItem]] = {key: [] for key in runs}
+        self.pending: list[spider_items.MentionItem] = []
+        self.crawl_done = asyncio.Event()
 
     def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
-        if isinstance(item, spider_items.MentionItem) and item.source_id in self.items:
-            self.items[item.source_id].append(item)
+        mentions = item.items if isinstance(item, spider_items.MentionBatch) else [item]
+        for mention in mentions:
+            if isinstance(mention, spider_items.MentionItem) and mention.source_id in self.runs:
+                self.runs[mention.source_id].items += 1
+                self.pending.append(mention)
+
+    def take(self, limit: int | None) -> list[spider_items.MentionItem]:
+        """Up to ``limit`` pending mentions (all with None); [] when fewer are waiting."""
+        if limit is not None and len(self.pending) < limit:
+            return []
+        taken, self.pending = self.pending, []
+        return taken
 
     def spider_error(self, failure: Failure, response: Response | None, spider: Spider) -> None:
         if failure.value is None:
@@ -194,6 +206,9 @@ class CrawlAdapter:
         collector = _RunCollector(runs)
         self._collectors.add(collector)
         first = group[0][0]
+        # Mentions are stored while the crawl goes on: the store's work overlaps the
+        # network's, and a long crawl does not hold thousands of mentions in memory.
+        pump = asyncio.create_task(self._ingest_while_crawling(collector))
         try:
             crawler = Crawler(spider_class(first.spider), scrapy_settings(self.config, first))
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
@@ -207,18 +222,27 @@ class CrawlAdapter:
             for source, _state in group:
                 collector.record(source.id, error)
         finally:
+            collector.crawl_done.set()
+            await pump
             self._collectors.discard(collector)
-        for source_id, run in runs.items():
-            items = collector.items[source_id]
-            run.items = len(items)
-            for start in range(0, len(items), _INGEST_BATCH):
-                result = await asyncio.to_thread(
-                    self.ingestor.ingest, items[start:start + _INGEST_BATCH], self.clock())
-                run.ingest.new += result.new
-                run.ingest.seen_again += result.seen_again
-                run.ingest.alerts += result.alerts
+        for run in runs.values():
             run.duration_s = time.monotonic() - started
         return runs
+
+    async def _ingest_while_crawling(self, collector: _RunCollector) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(collector.crawl_done.wait(), 0.2)
+            batch = collector.take(_INGEST_BATCH) if not collector.crawl_done.is_set() \
+                else collector.take(None)
+            while batch:
+                result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock())
+                for source_id, share in result.by_source.items():
+                    if source_id in collector.runs:
+                        collector.runs[source_id].ingest.add(share)
+                batch = collector.take(_INGEST_BATCH)
+            if collector.crawl_done.is_set() and not collector.pending:
+                return
 
     def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
         return {

@@ -35,6 +35,19 @@ class IngestResult:
     seen_again: int = 0
     alerts: int = 0
     new_keys: list[str] = field(default_factory=list)
+    # source id -> its share of this batch
+    by_source: dict[str, IngestResult] = field(default_factory=dict)
+
+    def count(self, source_id: str, new: int = 0, seen_again: int = 0, alerts: int = 0) -> None:
+        share = self.by_source.setdefault(source_id, IngestResult())
+        share.new += new
+        share.seen_again += seen_again
+        share.alerts += alerts
+
+    def add(self, other: IngestResult) -> None:
+        self.new += other.new
+        self.seen_again += other.seen_again
+        self.alerts += other.alerts
 
 
 @dataclass
@@ -96,6 +109,8 @@ class Ingestor:
                     .values(last_seen_at=now)
                 )
             result.seen_again = len(existing)
+            for key in existing:
+                result.count(prepared[key].item.source_id, seen_again=1)
             rows: list[dict[str, Any]] = []
             verdicts: dict[str, tuple[str | None, Verdict]] = {}
             for key in keys:
@@ -114,12 +129,19 @@ class Ingestor:
                     inserted[key] = mention_id
             # Another process may have stored some of these keys first: they are seen again.
             result.seen_again += len(rows) - len(inserted)
+            for row in rows:
+                key = row["dedupe_key"]
+                result.count(row["source_id"], new=int(key in inserted),
+                             seen_again=int(key not in inserted))
             result.new = len(inserted)
             result.new_keys = list(inserted)
             alerts: list[dict[str, Any]] = []
             for key, mention_id in inserted.items():
                 brand, verdict = verdicts[key]
-                alerts.extend(self._alert_rows(prepared[key].item, mention_id, brand, verdict, now))
+                item = prepared[key].item
+                rows_for_mention = self._alert_rows(item, mention_id, brand, verdict, now)
+                result.count(item.source_id, alerts=len(rows_for_mention))
+                alerts.extend(rows_for_mention)
             if alerts:
                 session.execute(self.store.insert_ignore(Alert), alerts)
             result.alerts = len(alerts)

@@ -25,6 +25,7 @@ from spiders.items import (
     BlockedError,
     FetchFailedError,
     LayoutError,
+    MentionBatch,
     MentionItem,
     SpiderError,
 )
@@ -130,14 +131,23 @@ class MonitorSpider(scrapy.Spider):
     # -- responses ------------------------------------------------------------
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        mentions: list[MentionItem] = []
         try:
             self.check_response(response)
             if response.status == 304:
                 return
-            yield from self.parse_response(response)
+            for output in self.parse_response(response):
+                if isinstance(output, MentionItem):
+                    mentions.append(output)
+                else:
+                    yield output
         except SpiderError as error:
             error.source_id = self.source_id
+            if mentions:  # what was read before the error is still news
+                yield MentionBatch(self.source_id, mentions)
             raise
+        if mentions:
+            yield MentionBatch(self.source_id, mentions)
 
     def check_response(self, response: Response) -> None:
         """Raise the SpiderError that explains a response we cannot read."""

@@ -52,6 +52,20 @@ class MentionItem:
         return _jsonable(asdict(self))
 
 
+@dataclass
+class MentionBatch:
+    """All mentions one response held, handed to Scrapy as one item.
+
+    Scrapy runs every item through middlewares and signals; a feed page holds
+    dozens of mentions, and one item per page instead of one per mention
+    takes that cost off the hot path. ``parse_response`` still yields single
+    ``MentionItem``s; the base spider packs them.
+    """
+
+    source_id: str
+    items: list[MentionItem]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_utc(value).isoformat().replace("+00:00", "Z")
