@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 WORDS = ["the", "acme", "app", "crashed", "again", "and", "support", "never", "answered", "my", "ticket", "great", "product", "fast", "delivery", "love", "it", "why", "is", "my", "invoice", "wrong", "refund", "please"]
 
 
-def feed_body(feed: int, entries: int) -> bytes:
+def feed_body(feed: int, entries: int, language: str = "") -> bytes:
     base = datetime(2026, 11, 1, tzinfo=UTC)
     items = []
     for index in range(entries):
@@ -45,11 +45,13 @@ def feed_body(feed: int, entries: int) -> bytes:
             f"<pubDate>{format_datetime(base + timedelta(minutes=index))}</pubDate></item>")
     return (f"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel>"
             f"<title>feed {feed}</title><link>https://example.com/f{feed}</link>"
-            f"<description>bench</description>{''.join(items)}</channel></rss>").encode()
+            f"<description>bench</description>"
+            f"{f'<language>{language}</language>' if language else ''}"
+            f"{''.join(items)}</channel></rss>").encode()
 
 
-def serve(port_queue: Any, feeds: int, entries: int) -> None:
-    bodies = {f"/feed/{feed}.xml": feed_body(feed, entries) for feed in range(feeds)}
+def serve(port_queue: Any, feeds: int, entries: int, language: str) -> None:
+    bodies = {f"/feed/{feed}.xml": feed_body(feed, entries, language) for feed in range(feeds)}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -143,6 +145,9 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
                         help="an existing database; the benchmark creates its own beside it")
     parser.add_argument("--reader-workers", type=int, default=8)
+    parser.add_argument("--feed-language", default="",
+                        help="declare this language in every feed (the classifier then skips "
+                             "language detection, as it does for sources that state it)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -158,12 +163,14 @@ def main() -> None:
         return
 
     ports: Any = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, args.feeds, args.entries),
+    server = multiprocessing.Process(target=serve,
+                                     args=(ports, args.feeds, args.entries, args.feed_language),
                                      daemon=True)
     server.start()
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
     total = args.feeds * args.entries
     results: dict[str, Any] = {"feeds": args.feeds, "entries_per_feed": args.entries,
+                               "feed_language": args.feed_language or None,
                                "total_entries": total, "cpus": os.cpu_count()}
     try:
         with tempfile.TemporaryDirectory() as directory:
