@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="an HTTP response header (repeatable)")
     extract.add_argument("--source-id", default="extract")
 
+    backfill = sub.add_parser("backfill", help="fetch a source's history on purpose")
+    backfill.add_argument("source", help="the source id")
+    backfill.add_argument("--config", "-c", required=True, type=Path)
+    backfill.add_argument("--pages", type=int, default=20, help="how many pages (default 20)")
+
     demo = sub.add_parser("demo", help="a self-contained demo: local feeds, console alerts")
     demo.add_argument("--dir", type=Path, default=None,
                       help="where to keep the demo's database (default: a temporary folder)")
@@ -102,6 +107,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if command == "extract":
         return _extract(args)
+    if command == "backfill":
+        return _backfill(args.config, args.source, args.pages)
     if command == "demo":
         from monitor.demo import run_demo
 
@@ -146,6 +153,56 @@ def _run(path: Path, once: bool, force: bool) -> int:
     finally:
         stop_reactor()
         app.store.close()
+
+
+def _backfill(path: Path, source_id: str, pages: int) -> int:
+    import asyncio
+
+    from monitor.app import make_app
+    from monitor.crawl import BackfillAdapter
+    from monitor.daemon import run_in_reactor, stop_reactor
+
+    config = _load(path)
+    try:
+        source = config.source(source_id)
+    except KeyError:
+        known = ", ".join(source.id for source in config.sources) or "none"
+        print(f"error: {path}: no source '{source_id}' (known: {known})", file=sys.stderr)
+        return 2
+    if pages < 1:
+        print("error: --pages must be at least 1", file=sys.stderr)
+        return 2
+    app = make_app(config)
+    adapter = BackfillAdapter(config, app.store, app.ingestor, app.clock, pages)
+
+    async def main() -> int:
+        crawl = asyncio.ensure_future(
+            adapter.run_source(source, app.store.source_state(source.id)))
+        while not crawl.done():
+            await asyncio.wait({crawl}, timeout=0.5)
+            for run in adapter.progress() or []:
+                _progress_line(source_id, run.pages, pages, run.items)
+        run = crawl.result()
+        _progress_line(source_id, run.pages, pages, run.items)
+        print(file=sys.stderr)
+        await app.dispatcher.drain()
+        print(f"{source_id}: {run.pages} pages, {run.items} mentions, {run.ingest.new} new, "
+              f"{run.ingest.alerts} alerts" + (f"; stopped: {run.error}" if run.error else ""))
+        return 1 if run.error else 0
+
+    try:
+        return run_in_reactor(main)
+    finally:
+        stop_reactor()
+        app.store.close()
+
+
+def _progress_line(source_id: str, done: int, total: int, mentions: int) -> None:
+    width = 30
+    filled = min(width, width * done // max(total, 1))
+    bar = "#" * filled + "." * (width - filled)
+    print(f"\rbackfill {source_id} [{bar}] {done}/{total} pages, {mentions} mentions",
+          end="", file=sys.stderr, flush=True)
 
 
 def _extract(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ class SourceRun:
     status: str = "ok"  # ok | not_modified | fetch | blocked | parse
     error: SourceError | None = None
     items: int = 0
+    pages: int = 0
     ingest: IngestResult = field(default_factory=IngestResult)
     etag: str | None = None
     last_modified: str | None = None
@@ -128,6 +129,8 @@ class _RunCollector:
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         run = self.runs.get(request.meta.get("source_id", ""))
+        if run is not None:
+            run.pages += 1
         if run is not None and request.meta.get("conditional"):
             if response.status == 304:
                 run.status = "not_modified"
@@ -266,3 +269,21 @@ class CrawlAdapter:
 
     async def stop(self) -> None:
         await self.runner.stop()
+
+
+class BackfillAdapter(CrawlAdapter):
+    """Fetches a source's history on purpose: up to ``pages`` pages, past stored mentions."""
+
+    def __init__(self, config: Config, store: Store, ingestor: Ingestor,
+                 clock: Callable[[], datetime], pages: int) -> None:
+        super().__init__(config, store, ingestor, clock)
+        self.pages = pages
+
+    def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
+        arguments = super()._spider_arguments(source, state)
+        arguments.update(known_ids=None, max_pages=self.pages, etag=None, last_modified=None)
+        return arguments
+
+    def progress(self) -> list[SourceRun]:
+        """The runs in flight, for a progress display."""
+        return [run for collector in self._collectors for run in collector.runs.values()]

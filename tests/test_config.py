@@ -122,3 +122,26 @@ def test_example_config_in_deploy_is_valid(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SLACK_WEBHOOK", "T000/B000/XXXX")
     monkeypatch.setenv("SMTP_PASSWORD", "x")
     assert main(["check-config", str(example)]) == 0, capsys.readouterr().err
+
+
+def test_one_source_of_each_kind_passes_check_config(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from spiders import SPIDERS
+
+    examples = {
+        "feed": 'url = "https://www.google.com/alerts/feeds/1/2"',
+        "trustpilot": 'url = "https://www.trustpilot.com/review/acme.example"',
+        "appstore": 'params = { app_id = "1234567890", countries = ["us", "no"] }',
+        "googleplay": 'params = { package = "com.acme.app", lang = "en", country = "us" }',
+        "yelp": 'url = "https://www.yelp.com/biz/acme-oslo"',
+        "jsonld": 'url = "https://shop.example/product/1"',
+        "reddit": 'params = { query = "acme" }',
+        "hackernews": 'params = { query = "acme" }',
+        "mastodon": 'params = { instance = "mastodon.social", hashtag = "acme" }',
+    }
+    assert set(examples) == set(SPIDERS)
+    blocks = "".join(f'[[sources]]\nid = "{name}"\nspider = "{name}"\nbrand = "acme"\n{line}\n\n'
+                     for name, line in examples.items())
+    path = write(tmp_path, f'[brands.acme]\nkeywords = ["acme"]\n\n{blocks}')
+    assert main(["check-config", str(path)]) == 0, capsys.readouterr().err
+    assert "9 sources (9 enabled)" in capsys.readouterr().out

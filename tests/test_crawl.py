@@ -102,3 +102,32 @@ def test_many_sources_share_one_crawl_and_keep_their_own_results(
     assert runs["broken"].status == "parse"
     states = daemon.app.store.source_states()
     assert states["feed5"].mentions_total == 6 and states["broken"].consecutive_failures == 1
+
+
+def test_backfill_fetches_history_past_known_mentions(tmp_path: Path,
+                                                      server: FixtureServer) -> None:
+    import subprocess
+    import sys
+
+    server.set("/review/acme.example", paged)
+    config = tmp_path / "backfill.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "b.db"}"\n[daemon]\nautothrottle = false\n'
+        f'[brands.acme]\nkeywords = ["acme"]\n[[sources]]\nid = "tp"\nspider = "trustpilot"\n'
+        f'url = "{server.url("/review/acme.example")}"\nbrand = "acme"\nmax_pages = 1\n'
+        f'obey_robots = false\n', encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120)
+
+    assert cli("run", "--config", str(config), "--once").returncode == 0
+    assert server.hits["/review/acme.example"] == 1
+    result = cli("backfill", "tp", "--config", str(config), "--pages", "4")
+    assert result.returncode == 0, result.stderr
+    assert server.hits["/review/acme.example"] == 5  # page 1 again, though all known
+    assert "tp: 4 pages, 12 mentions, 9 new" in result.stdout
+    assert "[##############################] 4/4 pages" in result.stderr
+    missing = cli("backfill", "nope", "--config", str(config))
+    assert missing.returncode == 2 and "no source 'nope' (known: tp)" in missing.stderr
