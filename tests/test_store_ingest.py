@@ -188,3 +188,19 @@ def test_partial_failure_is_not_resent_to_the_url_that_worked(store_url: str, re
     clock[0] = NOW + timedelta(minutes=5)
     asyncio.run(app.dispatcher.dispatch_due())
     assert len(receiver.messages) == 1
+
+
+def test_two_dispatchers_on_one_store_send_each_alert_once(store_url: str, receiver) -> None:
+    config = make_config(store_url, channels={"hook": [receiver.apprise_url]})
+    first = make_app(config, clock=lambda: NOW)
+    second = make_app(config, clock=lambda: NOW, migrate=False)
+    first.ingestor.ingest([complaint(f"r{n}") for n in range(30)], NOW)
+
+    async def both() -> None:
+        await asyncio.gather(first.dispatcher.drain(), second.dispatcher.drain())
+
+    asyncio.run(both())
+    keys = [line for message in receiver.messages for line in message["message"].splitlines()
+            if line.startswith("ref: ")]
+    assert len(keys) == 30 and len(set(keys)) == 30
+    assert first.store.outbox_counts() == {"sent": 30}

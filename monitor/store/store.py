@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +153,31 @@ class Store:
 
     # -- outbox -------------------------------------------------------------
 
-    def due_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
+    def due_alerts(self, now: datetime, limit: int = 100,
+                   lease: timedelta = timedelta(minutes=2)) -> list[PendingAlert]:
+        """Claim up to ``limit`` due alerts for this process.
+
+        Claiming moves an alert's next attempt ``lease`` ahead in the same statement
+        that checks it is still due, so two dispatchers on one store never send the
+        same alert at once; a process that dies mid-send frees it when the lease ends.
+        """
         with self.session() as session:
+            due = select(col(Alert.id)).where(
+                col(Alert.status) == "pending", col(Alert.next_attempt_at) <= now
+            ).order_by(col(Alert.next_attempt_at), col(Alert.id)).limit(limit)
+            if self.dialect == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            claimed = list(session.scalars(
+                update(Alert)
+                .where(col(Alert.id).in_(due.scalar_subquery()),
+                       col(Alert.status) == "pending", col(Alert.next_attempt_at) <= now)
+                .values(next_attempt_at=now + lease)
+                .returning(col(Alert.id))
+            ))
+            if not claimed:
+                return []
             rows = session.scalars(
-                select(Alert)
-                .where(col(Alert.status) == "pending", col(Alert.next_attempt_at) <= now)
-                .order_by(col(Alert.next_attempt_at), col(Alert.id))
-                .limit(limit)
-            )
+                select(Alert).where(col(Alert.id).in_(claimed)).order_by(col(Alert.id)))
             return [
                 PendingAlert(row.id or 0, row.channel, row.idempotency_key, row.title, row.body,
                              row.attempts, row.purpose, row.mention_id)
