@@ -99,6 +99,10 @@ class SourceConfig(_Strict):
     obey_robots: bool = True
     # Extra Scrapy settings for this source only (e.g. DOWNLOAD_DELAY).
     scrapy_settings: dict[str, Any] = Field(default_factory=dict)
+    # Render pages in a headless Chromium (scrapy-playwright) before the spider reads
+    # them, for sites whose reviews only appear after JavaScript runs. Much slower;
+    # needs the "render" extra and daemon.chromium_path. Off by default.
+    render: bool = False
 
     @field_validator("id")
     @classmethod
@@ -169,6 +173,8 @@ class DaemonConfig(_Strict):
     concurrent_requests_per_domain: int = Field(default=2, ge=1, le=16)
     autothrottle: bool = True
     download_timeout: Duration = timedelta(seconds=30)
+    # The Chromium binary that sources with render = true use (Debian's package).
+    chromium_path: str = "/usr/bin/chromium"
 
 
 class Config(_Strict):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from spiders import spider_class
 log = logging.getLogger(__name__)
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 _INGEST_BATCH = 500
 
 
@@ -87,8 +90,38 @@ def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
             "scrapy.extensions.throttle.AutoThrottle": 0,
         },
     }
+    if source.render:
+        values.update({
+            "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
+            "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+            "PLAYWRIGHT_LAUNCH_OPTIONS": {
+                "executable_path": shutil.which(daemon.chromium_path) or daemon.chromium_path,
+                "headless": True,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-background-networking"],
+            },
+            "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": daemon.download_timeout.total_seconds() * 1000,
+        })
     values.update(source.scrapy_settings)
     return Settings(values)
+
+
+def render_problem(config: Config) -> str | None:
+    """Why sources with ``render = true`` cannot run here, as one line, or None.
+
+    Checked before the crawler starts: without it a missing package shows up as
+    "Unsupported URL scheme 'http'" and a missing browser as Playwright's launch
+    error, with a traceback logged and no word on how to install either.
+    """
+    missing = [name for name in ("scrapy_playwright", "playwright")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"render = true needs {' and '.join(missing)}, which is not installed: "
+                "pip install 'review-monitor[render]'")
+    if shutil.which(config.daemon.chromium_path) is None:
+        return (f"render = true needs Chromium, not found at {config.daemon.chromium_path}: "
+                "apt-get install chromium (or set daemon.chromium_path)")
+    return None
 
 
 class _RunCollector:
@@ -162,7 +195,7 @@ class _RunCollector:
 def _settings_key(source: SourceConfig) -> tuple[str, str]:
     """Sources that can share one crawler: same spider, same Scrapy settings."""
     overrides = json.dumps(source.scrapy_settings, sort_keys=True, default=str)
-    return source.spider, f"{source.obey_robots}:{overrides}"
+    return source.spider, f"{source.obey_robots}:{source.render}:{overrides}"
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -206,6 +239,11 @@ class CrawlAdapter:
     ) -> dict[str, SourceRun]:
         started = time.monotonic()
         runs = {source.id: SourceRun(source.id) for source, _state in group}
+        problem = render_problem(self.config) if group[0][0].render else None
+        if problem is not None:
+            for run in runs.values():
+                run.error, run.status = FetchError(run.source_id, problem), "fetch"
+            return runs
         collector = _RunCollector(runs)
         self._collectors.add(collector)
         first = group[0][0]
@@ -257,6 +295,7 @@ class CrawlAdapter:
             "known_ids": lambda ids, source_id=source.id: self.store.known_external_ids(
                 source_id, ids),
             "max_pages": source.max_pages,
+            "render": source.render,
         }
 
     def _spider_params(self, source: SourceConfig) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class MonitorSpider(scrapy.Spider):
         last_modified: str | None = None,
         known_ids: KnownIds | None = None,
         max_pages: int = 5,
+        render: bool = False,
         sources: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -87,6 +88,9 @@ class MonitorSpider(scrapy.Spider):
         self.last_modified = last_modified
         self.known_ids = known_ids
         self.max_pages = max_pages
+        # Fetch through a headless browser (scrapy-playwright): the crawler's settings
+        # route requests marked {"playwright": True} to it.
+        self.render = render
 
     # -- requests -------------------------------------------------------------
 
@@ -113,18 +117,23 @@ class MonitorSpider(scrapy.Spider):
     def page_request(self, url: str, page: int = 1, conditional: bool = False,
                      **meta: Any) -> Request:
         headers: dict[str, str] = {}
-        if conditional:
+        # A browser that gets a 304 has no cached page to show: rendered pages are
+        # always fetched in full.
+        if conditional and not self.render:
             if self.etag:
                 headers["If-None-Match"] = self.etag
             if self.last_modified:
                 headers["If-Modified-Since"] = self.last_modified
+        if self.render:
+            meta.setdefault("playwright", True)
         return Request(
             url,
             headers=headers,
             callback=self.parse,
             errback=self.on_fetch_error,
             dont_filter=True,
-            meta={"handle_httpstatus_all": True, "page": page, "conditional": conditional,
+            meta={"handle_httpstatus_all": True, "page": page,
+                  "conditional": conditional and not self.render,
                   "source_id": self.source_id, **meta},
         )
 
