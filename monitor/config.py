@@ -160,6 +160,11 @@ class NotifyConfig(_Strict):
     route_mode: str = Field(default="all", pattern="^(all|first)$")
 
 
+class LifecycleConfig(_Strict):
+    # A customer's messages on one site within this window form one thread.
+    follow_up_window: Duration = timedelta(days=7)
+
+
 class DaemonConfig(_Strict):
     # Each run is moved by up to this fraction of the interval so sources spread out.
     jitter: float = Field(default=0.1, ge=0, le=0.5)
@@ -182,6 +187,7 @@ class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
+from monitor.core.revisions import Snapshot, compare
 from monitor.core.routing import Rule, match_brand, route
+from monitor.core.threads import PriorMessage, follow_up
 from monitor.notify.render import alert_body, alert_title
-from monitor.store import Alert, Mention, Store
+from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
 from spiders.items import MentionItem, to_utc
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,36 @@ class IngestResult:
         self.new += other.new
         self.seen_again += other.seen_again
         self.alerts += other.alerts
+
+
+_KNOWN_COLUMNS = (
+    col(Mention.id), col(Mention.dedupe_key), col(Mention.source_id),
+    col(Mention.canonical_url), col(Mention.content_hash), col(Mention.title),
+    col(Mention.body), col(Mention.rating), col(Mention.rating_max), col(Mention.kind),
+    col(Mention.severity), col(Mention.removed_at), col(Mention.company_replies),
+    col(Mention.first_seen_at), col(Mention.revisions),
+)
+
+
+@dataclass
+class _Known:
+    """What ingest needs of a stored mention to decide what a new sighting means."""
+
+    id: int
+    dedupe_key: str
+    source_id: str
+    canonical_url: str | None
+    content_hash: str
+    title: str | None
+    body: str
+    rating: float | None
+    rating_max: float | None
+    kind: str
+    severity: str
+    removed_at: datetime | None
+    company_replies: list[dict[str, Any]] | None
+    first_seen_at: datetime
+    revisions: int
 
 
 @dataclass
@@ -86,6 +119,7 @@ class Ingestor:
         ]
         self.default_channels = list(config.channels) or [CONSOLE_CHANNEL]
         self.first_only = config.notify.route_mode == "first"
+        self.follow_up_window = config.lifecycle.follow_up_window
 
     def ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
         prepared: dict[str, _Prepared] = {}
@@ -97,29 +131,23 @@ class Ingestor:
             return result
         keys = list(prepared)
         with self.store.session() as session:
-            existing: set[str] = set()
-            for chunk in _chunks(keys, 500):
-                existing.update(
-                    session.scalars(select(col(Mention.dedupe_key)).where(
-                        col(Mention.dedupe_key).in_(chunk)))
-                )
-            for chunk in _chunks(sorted(existing), 500):
-                session.execute(
-                    update(Mention).where(col(Mention.dedupe_key).in_(chunk))
-                    .values(last_seen_at=now)
-                )
-            result.seen_again = len(existing)
-            for key in existing:
-                result.count(prepared[key].item.source_id, seen_again=1)
+            known = self._known(session, keys)
+            merged = self._same_post_elsewhere(
+                session, [prepared[key] for key in keys if key not in known])
+            seen: dict[str, _Known] = {**known, **merged}
+            alerts: list[dict[str, Any]] = []
+            if seen:
+                alerts.extend(self._seen_again(session, prepared, seen, now, result))
             rows: list[dict[str, Any]] = []
             verdicts: dict[str, tuple[str | None, Verdict]] = {}
             for key in keys:
-                if key in existing:
+                if key in seen:
                     continue
                 entry = prepared[key]
                 brand, verdict = self._decide(entry.item)
                 verdicts[key] = (brand, verdict)
                 rows.append(self._mention_row(entry, brand, verdict, now))
+            notes = self._thread(session, rows, verdicts, now)
             inserted: dict[str, int] = {}
             if rows:
                 table = Mention.__table__.c  # type: ignore[attr-defined]
@@ -135,17 +163,216 @@ class Ingestor:
                              seen_again=int(key not in inserted))
             result.new = len(inserted)
             result.new_keys = list(inserted)
-            alerts: list[dict[str, Any]] = []
+            if inserted:
+                session.execute(self.store.insert_ignore(MentionSighting), [
+                    {"mention_id": mention_id, "source_id": prepared[key].item.source_id,
+                     "url": prepared[key].item.url, "first_seen_at": now, "last_seen_at": now,
+                     "times_seen": 1}
+                    for key, mention_id in inserted.items()
+                ])
             for key, mention_id in inserted.items():
                 brand, verdict = verdicts[key]
                 item = prepared[key].item
-                rows_for_mention = self._alert_rows(item, mention_id, brand, verdict, now)
+                rows_for_mention = self._alert_rows(item, mention_id, brand, verdict, now,
+                                                    note=notes.get(key))
                 result.count(item.source_id, alerts=len(rows_for_mention))
                 alerts.extend(rows_for_mention)
             if alerts:
                 session.execute(self.store.insert_ignore(Alert), alerts)
             result.alerts = len(alerts)
         return result
+
+    # -- mentions seen before ---------------------------------------------------
+
+    def _known(self, session: Session, keys: list[str]) -> dict[str, _Known]:
+        found: dict[str, _Known] = {}
+        columns = _KNOWN_COLUMNS
+        for chunk in _chunks(keys, 500):
+            for row in session.execute(select(*columns).where(
+                    col(Mention.dedupe_key).in_(chunk))):
+                found[row.dedupe_key] = _Known(*row)
+        return found
+
+    def _same_post_elsewhere(self, session: Session,
+                             entries: list[_Prepared]) -> dict[str, _Known]:
+        """New keys whose canonical URL is a mention another source already stored.
+
+        A URL only identifies a post when nothing else shares it: review pages
+        whose items all carry the page URL are never merged this way.
+        """
+        by_url: dict[str, list[_Prepared]] = {}
+        for entry in entries:
+            if entry.canonical:
+                by_url.setdefault(entry.canonical, []).append(entry)
+        candidates = [url for url, group in by_url.items() if len(group) == 1]
+        if not candidates:
+            return {}
+        stored: dict[str, list[_Known]] = {}
+        for chunk in _chunks(candidates, 500):
+            for row in session.execute(select(*_KNOWN_COLUMNS).where(
+                    col(Mention.canonical_url).in_(chunk))):
+                known = _Known(*row)
+                stored.setdefault(known.canonical_url or "", []).append(known)
+        merged: dict[str, _Known] = {}
+        for url, matches in stored.items():
+            entry = by_url[url][0]
+            if len(matches) == 1 and matches[0].source_id != entry.item.source_id:
+                merged[entry.key] = matches[0]
+        return merged
+
+    def _seen_again(self, session: Session, prepared: dict[str, _Prepared],
+                    seen: dict[str, _Known], now: datetime,
+                    result: IngestResult) -> list[dict[str, Any]]:
+        """Record the sighting; keep edits as revisions; mark removals. Alerts only for
+        a change for the worse."""
+        alerts: list[dict[str, Any]] = []
+        ids = sorted({known.id for known in seen.values()})
+        for chunk in _chunks(ids, 500):
+            session.execute(update(Mention).where(col(Mention.id).in_(chunk))
+                            .values(last_seen_at=now))
+        sightings = {(known.id, prepared[key].item.source_id): prepared[key].item.url
+                     for key, known in seen.items()}
+        session.execute(self.store.insert_ignore(MentionSighting), [
+            {"mention_id": mention_id, "source_id": source_id, "url": url,
+             "first_seen_at": now, "last_seen_at": now, "times_seen": 0}
+            for (mention_id, source_id), url in sightings.items()
+        ])
+        table: Any = MentionSighting.__table__  # type: ignore[attr-defined]
+        sighting = table.c
+        session.execute(
+            update(table)
+            .where(sighting.mention_id == bindparam("m"), sighting.source_id == bindparam("s"))
+            .values(last_seen_at=now, times_seen=sighting.times_seen + 1),
+            [{"m": mention_id, "s": source_id} for mention_id, source_id in sightings],
+        )
+        for key, known in seen.items():
+            entry = prepared[key]
+            item = entry.item
+            result.count(item.source_id, seen_again=1)
+            result.seen_again += 1
+            if item.removed and known.removed_at is None:
+                session.execute(update(Mention).where(col(Mention.id) == known.id)
+                                .values(removed=True, removed_at=now))
+                continue
+            if known.source_id != item.source_id:
+                continue  # another source's copy: its text is not an edit
+            replies = _replies(item)
+            if replies and len(replies) > len(known.company_replies or []):
+                session.execute(update(Mention).where(col(Mention.id) == known.id)
+                                .values(company_replies=replies))
+            if entry.digest == known.content_hash and item.rating == known.rating:
+                continue
+            alerts.extend(self._edited(session, entry, known, bool(replies or
+                                                                    known.company_replies),
+                                       now))
+        return alerts
+
+    def _edited(self, session: Session, entry: _Prepared, known: _Known, replied: bool,
+                now: datetime) -> list[dict[str, Any]]:
+        item = entry.item
+        brand, verdict = self._decide(item)
+        change = compare(
+            Snapshot(known.title, known.body, known.rating, known.rating_max, known.kind,
+                     known.severity),
+            Snapshot(item.title, item.body, item.rating, item.rating_max, verdict.kind.value,
+                     verdict.severity.value),
+        )
+        if change is None:
+            return []
+        session.execute(self.store.insert_ignore(MentionRevision).values(
+            mention_id=known.id, changed_at=now, changed_fields=list(change.fields),
+            title=known.title, body=known.body, rating=known.rating, kind=known.kind,
+            severity=known.severity, worse=change.worse, better=change.better,
+            outcome=change.outcome(replied),
+        ))
+        session.execute(update(Mention).where(col(Mention.id) == known.id).values(
+            title=item.title, body=item.body, rating=item.rating, content_hash=entry.digest,
+            kind=verdict.kind.value, severity=verdict.severity.value,
+            reasons=list(verdict.reasons), score=verdict.score,
+            site_updated_at=item.updated, revisions=col(Mention.revisions) + 1,
+        ))
+        if not change.worse or item.removed:
+            return []
+        note = f"Updated review ({change.summary()}); it was first seen " \
+               f"{known.first_seen_at:%Y-%m-%d %H:%M} UTC."
+        return self._alert_rows(item, known.id, brand, verdict, now, note=note,
+                                key_suffix=f"-r{known.revisions + 1}")
+
+    # -- follow-ups -------------------------------------------------------------
+
+    def _thread(self, session: Session, rows: list[dict[str, Any]],
+                verdicts: dict[str, tuple[str | None, Verdict]],
+                now: datetime) -> dict[str, str]:
+        """Put new mentions into their author's thread; notes for follow-up alerts.
+
+        Severity of a follow-up to an unanswered complaint is raised here, before the
+        row is written, so the stored mention and its alert agree.
+        """
+        authored = [row for row in rows if row.get("author_key")]
+        if not authored:
+            return {}
+        cutoff = now - self.follow_up_window
+        author_keys = sorted({row["author_key"] for row in authored})
+        threads: dict[str, Thread] = {}
+        history: dict[int, list[PriorMessage]] = {}
+        for chunk in _chunks(author_keys, 500):
+            for thread in session.scalars(select(Thread).where(
+                    col(Thread.author_key).in_(chunk), col(Thread.last_message_at) >= cutoff)):
+                current = threads.get(thread.author_key)
+                if current is None or thread.last_message_at > current.last_message_at:
+                    threads[thread.author_key] = thread
+        if threads:
+            ids = [thread.id for thread in threads.values() if thread.id is not None]
+            for thread_id, mention_id, first_seen, kind, replies in session.execute(select(
+                    col(Mention.thread_id), col(Mention.id), col(Mention.first_seen_at),
+                    col(Mention.kind), col(Mention.company_replies),
+            ).where(col(Mention.thread_id).in_(ids)).order_by(col(Mention.first_seen_at))):
+                history.setdefault(thread_id, []).append(PriorMessage(
+                    first_seen=first_seen, kind=kind, replied=bool(replies),
+                    mention_id=mention_id))
+        notes: dict[str, str] = {}
+        for row in sorted(authored, key=lambda r: (r["published_at"] or now)):
+            key = row["dedupe_key"]
+            found = threads.get(row["author_key"])
+            if found is not None:
+                thread = found
+            else:
+                thread = Thread(brand=row["brand"], author_key=row["author_key"],
+                                started_at=now, last_message_at=now, messages=0)
+                session.add(thread)
+                session.flush()
+                threads[row["author_key"]] = thread
+            assert thread.id is not None
+            previous = history.setdefault(thread.id, [])
+            follow = follow_up(previous, now, self.follow_up_window)
+            thread.messages += 1
+            thread.last_message_at = now
+            row["thread_id"] = thread.id
+            row["thread_position"] = follow.position
+            brand, verdict = verdicts[key]
+            if follow.position > 1:
+                raised = follow.raise_severity(verdict.severity, verdict.kind.value)
+                if raised is not verdict.severity:
+                    verdict = replace(verdict, severity=raised, reasons=(
+                        *verdict.reasons, "follow-up to an unanswered complaint"))
+                    verdicts[key] = (brand, verdict)
+                    row["severity"] = raised.value
+                    row["reasons"] = list(verdict.reasons)
+                notes[key] = follow.note()
+            previous.append(PriorMessage(first_seen=now, kind=row["kind"],
+                                         replied=bool(row["company_replies"]),
+                                         mention_id=-1))
+        return notes
+
+    def _author_key(self, item: MentionItem, brand: str | None) -> str | None:
+        """'spider:author' for a customer's thread; None for anonymous or brand posts."""
+        author = (item.author or "").strip().casefold()
+        if not author or author in ("anonymous", "[deleted]", "a google user"):
+            return None
+        site = self.spiders.get(item.source_id, item.source_id)
+        if author in self.own_accounts.get((brand or "", site), ()):
+            return None
+        return f"{site}:{author}"[:300]
 
     def _decide(self, item: MentionItem) -> tuple[str | None, Verdict]:
         brand = match_brand(
@@ -189,11 +416,10 @@ class Ingestor:
             "language": verdict.language or item.language,
             "reply_to": item.reply_to,
             "engagement": item.engagement or None,
-            "company_replies": [
-                {"text": reply.text, "author": reply.author,
-                 "published": reply.published.isoformat() if reply.published else None}
-                for reply in item.company_replies
-            ] or None,
+            "company_replies": _replies(item) or None,
+            "author_key": self._author_key(item, brand),
+            "thread_id": None,
+            "thread_position": None,
             "removed": item.removed,
             "extra": item.extra or None,
             "kind": verdict.kind.value,
@@ -205,7 +431,8 @@ class Ingestor:
         }
 
     def _alert_rows(self, item: MentionItem, mention_id: int, brand: str | None,
-                    verdict: Verdict, now: datetime) -> list[dict[str, Any]]:
+                    verdict: Verdict, now: datetime, note: str | None = None,
+                    key_suffix: str = "") -> list[dict[str, Any]]:
         if item.removed:
             return []
         channels = route(self.rules, self.default_channels, brand, item.source_id,
@@ -213,7 +440,7 @@ class Ingestor:
         rows = []
         brand_name = self.brand_names.get(brand or "", brand or "")
         for channel in channels:
-            key = f"rm-m{mention_id}-{channel}"
+            key = f"rm-m{mention_id}{key_suffix}-{channel}"
             rows.append({
                 "mention_id": mention_id,
                 "channel": channel,
@@ -221,12 +448,20 @@ class Ingestor:
                 "status": "pending",
                 "purpose": "mention",
                 "title": alert_title(brand_name, item.source_id, verdict, item),
-                "body": alert_body(brand_name, item.source_id, verdict, item, key),
+                "body": alert_body(brand_name, item.source_id, verdict, item, key, note),
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             })
         return rows
+
+
+def _replies(item: MentionItem) -> list[dict[str, Any]]:
+    return [
+        {"text": reply.text, "author": reply.author,
+         "published": reply.published.isoformat() if reply.published else None}
+        for reply in item.company_replies
+    ]
 
 
 def _prepare(item: MentionItem) -> _Prepared:

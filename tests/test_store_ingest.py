@@ -48,7 +48,7 @@ def test_migrations_apply_and_are_idempotent(store_url: str) -> None:
     store = Store(store_url)
     store.upgrade()
     store.upgrade()
-    assert store.revision() == "0001"
+    assert store.revision() == "0002"
     store.ping()
     store.close()
 
@@ -62,12 +62,11 @@ def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
 
 def test_ingest_stores_once_and_alerts_once(store_url: str) -> None:
     app = make_app(make_config(store_url), clock=lambda: NOW)
-    first = app.ingestor.ingest([complaint("r1"), complaint("r2", rating=5.0,
-                                                               title="Great", body="Love it")],
-                                NOW)
+    praise = complaint("r2", rating=5.0, title="Great", body="Love it")
+    first = app.ingestor.ingest([complaint("r1"), praise], NOW)
     assert (first.new, first.seen_again, first.alerts) == (2, 0, 1)
     later = NOW + timedelta(minutes=30)
-    again = app.ingestor.ingest([complaint("r1"), complaint("r2")], later)
+    again = app.ingestor.ingest([complaint("r1"), praise], later)
     assert (again.new, again.seen_again, again.alerts) == (0, 2, 0)
     with app.store.session() as session:
         mentions = {m.external_id: m for m in session.scalars(select(Mention))}

@@ -16,12 +16,14 @@ def alert_title(brand: str, source_id: str, verdict: Verdict, item: MentionItem)
 
 
 def alert_body(brand: str, source_id: str, verdict: Verdict, item: MentionItem,
-               idempotency_key: str) -> str:
+               idempotency_key: str, note: str | None = None) -> str:
     text = item.body if len(item.body) <= _EXCERPT else item.body[: _EXCERPT - 1] + "…"
     lines = [
         f"{verdict.kind.value.capitalize()} ({verdict.severity.value}) about {brand} "
         f"on {source_id}" + (f" by {item.author}" if item.author else ""),
     ]
+    if note:
+        lines.append(note)
     if item.rating is not None:
         lines.append(f"Rating: {item.rating:g}/{item.rating_max:g}")
     if item.title:

@@ -92,6 +92,63 @@ class Mention(SQLModel, table=True):
     score: float = 0.0
     first_seen_at: datetime = _time(nullable=False)
     last_seen_at: datetime = _time(nullable=False)
+    # The site took it down; we keep it (and its history), never delete.
+    removed_at: datetime | None = _time(nullable=True)
+    # Lower-cased "spider:author": the key of a customer's thread on one site.
+    author_key: str | None = Field(default=None, max_length=300, index=True)
+    thread_id: int | None = Field(default=None, foreign_key="thread.id", index=True)
+    # 1 for the first message of a thread, 2 for the first follow-up, ...
+    thread_position: int | None = None
+    revisions: int = 0
+
+
+class MentionSighting(SQLModel, table=True):
+    """Every source that saw a mention, and when: one mention, many ways in."""
+
+    __tablename__ = "mention_sighting"
+    __table_args__ = (UniqueConstraint("mention_id", "source_id", name="uq_sighting"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    source_id: str = Field(max_length=200)
+    url: str | None = None
+    first_seen_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+    times_seen: int = 1
+
+
+class MentionRevision(SQLModel, table=True):
+    """What a mention said before an edit (the mention row holds the latest)."""
+
+    __tablename__ = "mention_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    changed_at: datetime = _time(nullable=False)
+    changed_fields: list[str] | None = _json()
+    title: str | None = None
+    body: str = ""
+    rating: float | None = None
+    kind: str = Field(max_length=20)
+    severity: str = Field(max_length=20)
+    worse: bool = False
+    better: bool = False
+    # "rating raised 1 → 4 after reply": for the digest
+    outcome: str | None = None
+
+
+class Thread(SQLModel, table=True):
+    """One customer's messages on one site within the follow-up window."""
+
+    __tablename__ = "thread"
+    __table_args__ = (UniqueConstraint("author_key", "started_at", name="uq_thread"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str | None = Field(default=None, max_length=200)
+    author_key: str = Field(max_length=300, index=True)
+    started_at: datetime = _time(nullable=False)
+    last_message_at: datetime = _time(nullable=False)
+    messages: int = 1
 
 
 class Alert(SQLModel, table=True):

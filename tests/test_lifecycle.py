@@ -1,0 +1,124 @@
+"""Mention lifecycle through ingest, on SQLite and PostgreSQL: one mention however many
+sources see it, edits kept as revisions, removals kept, follow-ups threaded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from test_store_ingest import complaint, make_config
+
+from monitor.app import make_app
+from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Thread
+from spiders.items import CompanyReply
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def alerts(app) -> list[Alert]:  # type: ignore[no-untyped-def]
+    with app.store.session() as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def mentions(app) -> list[Mention]:  # type: ignore[no-untyped-def]
+    with app.store.session() as session:
+        return list(session.scalars(select(Mention).order_by(Mention.id)))
+
+
+def test_same_post_through_two_sources_is_one_mention_with_two_sightings(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    via_reviews = complaint("r1", url="https://www.trustpilot.com/reviews/r1")
+    via_alerts = complaint("tag:google.com,2013:1", source="news",
+                           url="https://www.google.com/url?rct=j&url=https://trustpilot.com/"
+                               "reviews/r1%3Futm_source%3Dalert&ct=ga")
+    assert app.ingestor.ingest([via_reviews], NOW).new == 1
+    result = app.ingestor.ingest([via_alerts], NOW + timedelta(minutes=5))
+    assert (result.new, result.seen_again, result.alerts) == (0, 1, 0)
+    assert len(mentions(app)) == 1
+    with app.store.session() as session:
+        sightings = {s.source_id: s for s in session.scalars(select(MentionSighting))}
+    assert set(sightings) == {"tp", "news"}
+    assert sightings["news"].first_seen_at == NOW + timedelta(minutes=5)
+    assert len(alerts(app)) == 1
+
+
+def test_shared_page_urls_never_merge_different_reviews(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    page = "https://shop.example/product/1"
+    first = [complaint("a", url=page, body="Acme broke"), complaint("b", url=page, body="Late")]
+    assert app.ingestor.ingest(first, NOW).new == 2
+    other_source = complaint("x", source="news", url=page, body="Acme story")
+    assert app.ingestor.ingest([other_source], NOW).new == 1
+    assert len(mentions(app)) == 3
+
+
+def test_edit_for_the_worse_alerts_as_updated_review(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint("r1", rating=4.0, title="OK", body="Acme is fine.")], NOW)
+    assert alerts(app) == []
+    later = NOW + timedelta(hours=2)
+    edited = complaint("r1", rating=1.0, title="Awful now",
+                       body="Acme charged me twice and nobody answers. Terrible.")
+    result = app.ingestor.ingest([edited], later)
+    assert result.alerts == 1 and result.new == 0
+    (alert,) = alerts(app)
+    assert "Updated review" in alert.body and "rating 4 → 1" in alert.body
+    (mention,) = mentions(app)
+    assert (mention.rating, mention.kind, mention.revisions) == (1.0, "complaint", 1)
+    with app.store.session() as session:
+        (revision,) = session.scalars(select(MentionRevision))
+    assert (revision.rating, revision.title, revision.worse) == (4.0, "OK", True)
+    assert revision.changed_at == later
+    # The same text again is not another edit.
+    assert app.ingestor.ingest([edited], later + timedelta(hours=1)).alerts == 0
+
+
+def test_edit_for_the_better_after_a_reply_is_an_outcome_without_alert(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint("r1", rating=1.0)], NOW)
+    sent_before = len(alerts(app))
+    better = complaint("r1", rating=4.0, title="Sorted", body="Acme fixed it quickly, thanks.",
+                       company_replies=[CompanyReply("Sorry! Fixed.", "Acme", NOW)])
+    assert app.ingestor.ingest([better], NOW + timedelta(days=1)).alerts == 0
+    assert len(alerts(app)) == sent_before
+    with app.store.session() as session:
+        (revision,) = session.scalars(select(MentionRevision))
+    assert revision.better and revision.outcome == "rating raised 1 → 4 after reply"
+
+
+def test_removed_mention_is_kept_and_marked(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint("r1")], NOW)
+    gone = complaint("r1", removed=True)
+    app.ingestor.ingest([gone], NOW + timedelta(hours=3))
+    (mention,) = mentions(app)
+    assert mention.removed and mention.removed_at == NOW + timedelta(hours=3)
+    assert mention.body  # never deleted
+
+
+def test_follow_ups_form_a_thread_and_raise_severity_when_unanswered(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    first = complaint("r1", author="Jane Doe", rating=None,
+                      body="Acme lost my parcel, this is terrible.")
+    app.ingestor.ingest([first], NOW)
+    second = complaint("r2", author="jane doe", rating=None,
+                       body="Still waiting for Acme to answer about my lost parcel. Terrible.")
+    app.ingestor.ingest([second], NOW + timedelta(days=1))
+    third = complaint("r3", author="Jane Doe", rating=None,
+                      body="Acme, third time: where is my parcel? Awful service.")
+    app.ingestor.ingest([third], NOW + timedelta(days=2))
+    rows = mentions(app)
+    assert [m.thread_position for m in rows] == [1, 2, 3]
+    assert len({m.thread_id for m in rows}) == 1
+    with app.store.session() as session:
+        (thread,) = session.scalars(select(Thread))
+    assert thread.messages == 3
+    follow_alerts = [a for a in alerts(app) if a.mention_id == rows[2].id]
+    assert follow_alerts and "3rd message from this customer since 2026-11-24 12:00 UTC" \
+        in follow_alerts[0].body and "still no public reply" in follow_alerts[0].body
+    assert rows[1].severity != rows[0].severity or rows[0].severity == "critical"
+    assert "follow-up to an unanswered complaint" in (rows[1].reasons or [])
+    # Outside the window: a new thread.
+    much_later = complaint("r4", author="Jane Doe", rating=None, body="Acme broke again.")
+    app.ingestor.ingest([much_later], NOW + timedelta(days=30))
+    assert mentions(app)[-1].thread_position == 1
