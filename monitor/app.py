@@ -39,7 +39,7 @@ def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
     if migrate:
         store.upgrade()
     classifiers = make_classifiers(config)
-    ingestor = Ingestor(store, config, classifiers)
+    ingestor = Ingestor(store, config, classifiers, clock)
     channels = Channels(config, console or (lambda: sys.stdout))
     dispatcher = Dispatcher(store, config, channels, clock)
     return App(config, store, classifiers, ingestor, channels, dispatcher, clock)

@@ -163,6 +163,18 @@ class NotifyConfig(_Strict):
 class LifecycleConfig(_Strict):
     # A customer's messages on one site within this window form one thread.
     follow_up_window: Duration = timedelta(days=7)
+    # Incidents (see docs/lifecycle.md): near-duplicate complaints within the window...
+    incident_window: Duration = timedelta(hours=2)
+    incident_min_cluster: int = Field(default=3, ge=2, le=1000)
+    incident_similarity: float = Field(default=0.6, gt=0, le=1)
+    # ... or a spike: complaints in one bucket far above the brand's trailing baseline.
+    spike_bucket: Duration = timedelta(minutes=30)
+    spike_baseline: Duration = timedelta(days=7)
+    spike_k: float = Field(default=3.0, gt=0)
+    spike_min_count: int = Field(default=5, ge=1)
+    # An incident alerts once, then at most this often, and closes after this quiet time.
+    incident_update_every: Duration = timedelta(minutes=30)
+    incident_quiet: Duration = timedelta(hours=2)
 
 
 class DaemonConfig(_Strict):

@@ -37,6 +37,8 @@ class Daemon:
         self.config = app.config
         self.crawl = CrawlAdapter(app.config, app.store, app.ingestor, app.clock)
         self.tick = tick
+        # Incident updates and closes are checked this often (seconds).
+        self.sweep_every = 30.0
         self.rng = rng or random.Random()
         self.stopping = asyncio.Event()
         # source id -> the crawl batch it is part of
@@ -51,6 +53,7 @@ class Daemon:
         runs = await self.crawl_due(force)
         if os.environ.get(_CRASH_AFTER_INGEST):
             os._exit(17)
+        await asyncio.to_thread(self.app.ingestor.sweep_incidents)
         await self.app.dispatcher.drain()
         failed = [run for run in runs if run.failed]
         log.info("once_done sources=%s failed=%s", len(runs), len(failed))
@@ -110,8 +113,13 @@ class Daemon:
                 del self.running[source_id]
 
     async def _dispatch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         while not self.stopping.is_set():
             try:
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + self.sweep_every
+                    await asyncio.to_thread(self.app.ingestor.sweep_incidents)
                 await self.app.dispatcher.dispatch_due()
             except Exception as error:  # the loop must survive a store hiccup
                 log.error("dispatch_failed error=%s", _one_line(error))

@@ -8,12 +8,12 @@ crash leaves either nothing or both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -23,6 +23,7 @@ from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.routing import Rule, match_brand, route
 from monitor.core.threads import PriorMessage, follow_up
+from monitor.incidents import Incidents, NewComplaint
 from monitor.notify.render import alert_body, alert_title
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
 from spiders.items import MentionItem, to_utc
@@ -95,7 +96,8 @@ class Ingestor:
     """Holds what ingest needs from the config, computed once."""
 
     def __init__(self, store: Store, config: Config,
-                 classifiers: Mapping[str | None, Classifier]) -> None:
+                 classifiers: Mapping[str | None, Classifier],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.classifiers = classifiers
         self.spiders = {source.id: source.spider for source in config.sources}
@@ -120,6 +122,8 @@ class Ingestor:
         self.default_channels = list(config.channels) or [CONSOLE_CHANNEL]
         self.first_only = config.notify.route_mode == "first"
         self.follow_up_window = config.lifecycle.follow_up_window
+        self.incidents = Incidents(store, config)
+        self.clock = clock
 
     def ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
         prepared: dict[str, _Prepared] = {}
@@ -147,7 +151,9 @@ class Ingestor:
                 brand, verdict = self._decide(entry.item)
                 verdicts[key] = (brand, verdict)
                 rows.append(self._mention_row(entry, brand, verdict, now))
-            notes = self._thread(session, rows, verdicts, now)
+            # A fixed order, so two processes inserting the same batch wait for each other
+            # instead of deadlocking.
+            rows.sort(key=lambda row: row["dedupe_key"])
             inserted: dict[str, int] = {}
             if rows:
                 table = Mention.__table__.c  # type: ignore[attr-defined]
@@ -163,6 +169,8 @@ class Ingestor:
                              seen_again=int(key not in inserted))
             result.new = len(inserted)
             result.new_keys = list(inserted)
+            notes = self._thread(session, [row for row in rows if row["dedupe_key"] in inserted],
+                                 inserted, verdicts, now)
             if inserted:
                 session.execute(self.store.insert_ignore(MentionSighting), [
                     {"mention_id": mention_id, "source_id": prepared[key].item.source_id,
@@ -170,7 +178,20 @@ class Ingestor:
                      "times_seen": 1}
                     for key, mention_id in inserted.items()
                 ])
+            folded, incident_alerts = self.incidents.assign(session, [
+                NewComplaint(key, mention_id, brand, prepared[key].item.source_id,
+                             prepared[key].item.published or now, prepared[key].item.author,
+                             f"{prepared[key].item.title or ''}\n{prepared[key].item.body}",
+                             verdict.severity)
+                for key, mention_id in inserted.items()
+                for brand, verdict in [verdicts[key]]
+                if brand is not None and verdict.kind is Kind.COMPLAINT
+                and not prepared[key].item.removed
+            ], now, self.incident_alert_rows)
+            alerts.extend(incident_alerts)
             for key, mention_id in inserted.items():
+                if key in folded:
+                    continue  # its incident speaks for it
                 brand, verdict = verdicts[key]
                 item = prepared[key].item
                 rows_for_mention = self._alert_rows(item, mention_id, brand, verdict, now,
@@ -300,17 +321,21 @@ class Ingestor:
 
     # -- follow-ups -------------------------------------------------------------
 
-    def _thread(self, session: Session, rows: list[dict[str, Any]],
+    def _thread(self, session: Session, rows: list[dict[str, Any]], inserted: dict[str, int],
                 verdicts: dict[str, tuple[str | None, Verdict]],
                 now: datetime) -> dict[str, str]:
-        """Put new mentions into their author's thread; notes for follow-up alerts.
+        """Put just-stored mentions into their author's thread; notes for follow-up alerts.
 
-        Severity of a follow-up to an unanswered complaint is raised here, before the
-        row is written, so the stored mention and its alert agree.
+        Runs after the insert, on the mentions this process stored, so a mention that
+        another process stored first is never counted twice. A follow-up to an
+        unanswered complaint gets its severity raised here, before any alert is written.
         """
         authored = [row for row in rows if row.get("author_key")]
         if not authored:
             return {}
+        if self.store.dialect == "postgresql":
+            # Threads are found-or-created: two daemons must not create the same one.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('rm-threads'))"))
         cutoff = now - self.follow_up_window
         author_keys = sorted({row["author_key"] for row in authored})
         threads: dict[str, Thread] = {}
@@ -331,6 +356,7 @@ class Ingestor:
                     first_seen=first_seen, kind=kind, replied=bool(replies),
                     mention_id=mention_id))
         notes: dict[str, str] = {}
+        changes: list[dict[str, Any]] = []
         for row in sorted(authored, key=lambda r: (r["published_at"] or now)):
             key = row["dedupe_key"]
             found = threads.get(row["author_key"])
@@ -347,22 +373,49 @@ class Ingestor:
             follow = follow_up(previous, now, self.follow_up_window)
             thread.messages += 1
             thread.last_message_at = now
-            row["thread_id"] = thread.id
-            row["thread_position"] = follow.position
             brand, verdict = verdicts[key]
-            if follow.position > 1:
+            if follow.is_follow_up:
                 raised = follow.raise_severity(verdict.severity, verdict.kind.value)
                 if raised is not verdict.severity:
                     verdict = replace(verdict, severity=raised, reasons=(
                         *verdict.reasons, "follow-up to an unanswered complaint"))
                     verdicts[key] = (brand, verdict)
-                    row["severity"] = raised.value
-                    row["reasons"] = list(verdict.reasons)
                 notes[key] = follow.note()
+            changes.append({"mention": inserted[key], "thread": thread.id,
+                            "position": follow.position, "new_severity": verdict.severity.value,
+                            "new_reasons": list(verdict.reasons)})
             previous.append(PriorMessage(first_seen=now, kind=row["kind"],
                                          replied=bool(row["company_replies"]),
-                                         mention_id=-1))
+                                         mention_id=inserted[key]))
+        session.flush()
+        table: Any = Mention.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(table).where(table.c.id == bindparam("mention")).values(
+                thread_id=bindparam("thread"), thread_position=bindparam("position"),
+                severity=bindparam("new_severity"), reasons=bindparam("new_reasons")),
+            changes,
+        )
         return notes
+
+    def incident_alert_rows(self, brand: str, incident_id: int, suffix: str, title: str,
+                            body: str, severity: Severity) -> list[dict[str, Any]]:
+        channels = route(self.rules, self.default_channels, brand, "", Kind.COMPLAINT,
+                         severity, self.first_only)
+        now = self.clock()
+        rows = []
+        for channel in channels:
+            key = f"rm-i{incident_id}-{suffix}-{channel}"
+            rows.append({
+                "mention_id": None, "channel": channel, "idempotency_key": key,
+                "status": "pending", "purpose": "incident", "title": title[:300],
+                "body": f"{body}\nref: {key}", "attempts": 0, "next_attempt_at": now,
+                "created_at": now,
+            })
+        return rows
+
+    def sweep_incidents(self) -> int:
+        """Incident updates and closes that are due (the daemon calls this periodically)."""
+        return self.incidents.sweep(self.clock(), self.incident_alert_rows)
 
     def _author_key(self, item: MentionItem, brand: str | None) -> str | None:
         """'spider:author' for a customer's thread; None for anonymous or brand posts."""

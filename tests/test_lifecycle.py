@@ -122,3 +122,56 @@ def test_follow_ups_form_a_thread_and_raise_severity_when_unanswered(store_url: 
     much_later = complaint("r4", author="Jane Doe", rating=None, body="Acme broke again.")
     app.ingestor.ingest([much_later], NOW + timedelta(days=30))
     assert mentions(app)[-1].thread_position == 1
+
+
+OUTAGE = [
+    ("tp", "Jane", "The Acme app will not let me log in since this morning, error 503 every time."),
+    ("news", "Ola", "Acme app will not let me log in since this morning - error 503 every time!"),
+    ("tp", "Kim", "the acme app won't let me log in since this morning, error 503 every single time"),
+    ("news", "Ana", "Acme app will not let me log in since this morning. Error 503 every time."),
+    ("tp", "Lee", "Since this morning the Acme app will not let me log in, error 503 every time"),
+]
+
+
+def test_near_duplicate_complaints_open_one_incident_that_updates_then_closes(
+        store_url: str) -> None:
+    clock = [NOW]
+    app = make_app(make_config(store_url), clock=lambda: clock[0])
+
+    def post(index: int, minutes: int) -> None:
+        source, author, body = OUTAGE[index]
+        clock[0] = NOW + timedelta(minutes=minutes)
+        item = complaint(f"o{index}", source=source, author=author, rating=None, title=None,
+                         body=body, url=None, published=clock[0])
+        app.ingestor.ingest([item], clock[0])
+
+    post(0, 0)
+    post(1, 5)
+    assert len(alerts(app)) == 2  # two complaints: two pages
+    post(2, 10)  # the third near-duplicate: an incident
+    incident_alerts = [a for a in alerts(app) if a.purpose == "incident"]
+    assert len(incident_alerts) == 1 and len(alerts(app)) == 3
+    assert "3 near-duplicate complaints" in incident_alerts[0].title
+    post(3, 15)
+    post(4, 20)
+    assert len(alerts(app)) == 3  # members join quietly
+    rows = mentions(app)
+    assert len({m.incident_id for m in rows}) == 1 and rows[0].incident_id is not None
+    clock[0] = NOW + timedelta(minutes=45)  # 35 min after opening: an update is due
+    assert app.ingestor.sweep_incidents() == 1
+    update = [a for a in alerts(app) if a.purpose == "incident"][-1]
+    assert "+2 mentions in 35 min" in update.title
+    assert app.ingestor.sweep_incidents() == 0  # nothing new: no second update
+    clock[0] = NOW + timedelta(hours=3)
+    assert app.ingestor.sweep_incidents() == 1
+    close = [a for a in alerts(app) if a.purpose == "incident"][-1]
+    assert "closed after 2 h without new mentions: 5 mentions" in close.title
+
+
+def test_unrelated_complaints_open_no_incident(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    bodies = ["Acme charged me twice for November.", "My Acme router arrived broken.",
+              "Acme support never answered my email about the refund."]
+    app.ingestor.ingest([complaint(f"u{n}", author=f"a{n}", rating=None, body=body, url=None)
+                         for n, body in enumerate(bodies)], NOW)
+    assert [a.purpose for a in alerts(app)] == ["mention"] * 3

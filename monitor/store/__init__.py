@@ -3,6 +3,7 @@
 from monitor.store.models import (
     Alert,
     Delivery,
+    Incident,
     Mention,
     MentionRevision,
     MentionSighting,
@@ -11,5 +12,5 @@ from monitor.store.models import (
 )
 from monitor.store.store import PendingAlert, Store, target_hash
 
-__all__ = ["Alert", "Delivery", "Mention", "MentionRevision", "MentionSighting", "PendingAlert",
+__all__ = ["Alert", "Delivery", "Incident", "Mention", "MentionRevision", "MentionSighting", "PendingAlert",
            "SourceState", "Store", "Thread", "target_hash"]

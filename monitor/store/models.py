@@ -100,6 +100,7 @@ class Mention(SQLModel, table=True):
     # 1 for the first message of a thread, 2 for the first follow-up, ...
     thread_position: int | None = None
     revisions: int = 0
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
 
 
 class MentionSighting(SQLModel, table=True):
@@ -149,6 +150,29 @@ class Thread(SQLModel, table=True):
     started_at: datetime = _time(nullable=False)
     last_message_at: datetime = _time(nullable=False)
     messages: int = 1
+
+
+class Incident(SQLModel, table=True):
+    """Many customers complaining about one thing at once: alerted once, then updated."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_brand_status", "brand", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str = Field(max_length=200)
+    # cluster | spike
+    cause: str = Field(max_length=20)
+    # open | closed
+    status: str = Field(default="open", max_length=20)
+    reason: str = ""
+    opened_at: datetime = _time(nullable=False)
+    last_update_at: datetime = _time(nullable=False)
+    last_mention_at: datetime = _time(nullable=False)
+    closed_at: datetime | None = _time(nullable=True)
+    mentions: int = 0
+    mentions_at_last_update: int = 0
+    updates: int = 0
+    sources: list[str] | None = _json()
 
 
 class Alert(SQLModel, table=True):
