@@ -148,6 +148,17 @@ def _google_news_articles(markup: str) -> list[dict[str, str]]:
     return articles
 
 
+def read_feed(body: bytes, url: str, what: str) -> Any:
+    """feedparser's reading of a site's RSS/Atom form (hnrss, Reddit, Mastodon...);
+    LayoutError 'not a <what> at URL: ...' when the response is no feed at all."""
+    parsed = feedparser.parse(body)
+    if not parsed.get("version") and not parsed.get("entries", []):
+        head = body[:512].lower()
+        reason = "got an HTML page" if b"<html" in head or b"<!doctype" in head else "not a feed"
+        raise LayoutError(f"not {what} at {url}: {reason}", url)
+    return parsed
+
+
 def _not_a_feed_reason(parsed: Mapping[str, Any], body: bytes) -> str:
     head = body[:512].lower()
     if b"<html" in head or b"<!doctype html" in head:

@@ -38,11 +38,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import feedparser
 import lxml.html
 from scrapy.http import Response
 
 from spiders.base import MonitorSpider
+from spiders.feeds import read_feed
 from spiders.items import LayoutError, MentionItem
 from spiders.text import (
     attach_company_replies,
@@ -187,12 +187,8 @@ def _epoch(value: Any) -> datetime | None:
 def parse_hnrss(body: bytes, source_id: str, url: str,
                 brands: Iterable[str] = ()) -> list[MentionItem]:
     """Mentions from an hnrss.org RSS feed."""
-    parsed = feedparser.parse(body)
+    parsed = read_feed(body, url, "an hnrss feed")
     entries = parsed.get("entries", [])
-    if not parsed.get("version") and not entries:
-        head = body[:512].lower()
-        what = "got an HTML page" if b"<html" in head or b"<!doctype" in head else "not a feed"
-        raise LayoutError(f"not an hnrss feed at {url}: {what}", url)
     items = [_entry_to_item(entry, source_id, url) for entry in entries]
     return attach_company_replies(items, _is_company(set(brands)))
 

@@ -49,10 +49,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import feedparser
 from scrapy.http import Request, Response
 
 from spiders.base import MonitorSpider
+from spiders.feeds import read_feed
 from spiders.items import LayoutError, MentionItem
 from spiders.text import (
     attach_company_replies,
@@ -246,12 +246,8 @@ def _status_to_item(status: Mapping[str, Any], source_id: str, host: str,
 def parse_rss(body: bytes, source_id: str, url: str,
               brands: Iterable[str] = ()) -> list[MentionItem]:
     """Mentions from a Mastodon tag or account RSS feed."""
-    parsed = feedparser.parse(body)
+    parsed = read_feed(body, url, "a Mastodon feed")
     entries = parsed.get("entries", [])
-    if not parsed.get("version") and not entries:
-        head = body[:512].lower()
-        what = "got an HTML page" if b"<html" in head or b"<!doctype" in head else "not a feed"
-        raise LayoutError(f"not a Mastodon feed at {url}: {what}", url)
     keys = {brand.lower() for brand in brands}
     feed_language = parsed.get("feed", {}).get("language")
     items = []

@@ -48,11 +48,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import feedparser
 import lxml.html
 from scrapy.http import Response
 
 from spiders.base import MonitorSpider
+from spiders.feeds import read_feed
 from spiders.items import LayoutError, MentionItem
 from spiders.text import (
     attach_company_replies,
@@ -277,12 +277,8 @@ def _epoch(value: Any) -> datetime | None:
 def parse_feed(body: bytes, source_id: str, url: str,
                brands: Iterable[str] = ()) -> list[MentionItem]:
     """Mentions from a Reddit Atom feed (``.rss`` URLs answer Atom)."""
-    parsed = feedparser.parse(body)
+    parsed = read_feed(body, url, "a Reddit feed")
     entries = parsed.get("entries", [])
-    if not parsed.get("version") and not entries:
-        head = body[:512].lower()
-        what = "got an HTML page" if b"<html" in head or b"<!doctype" in head else "not a feed"
-        raise LayoutError(f"not a Reddit feed at {url}: {what}", url)
     items = [_entry_to_item(entry, source_id) for entry in entries]
     keys = set(brands)
     for item in items:
