@@ -194,6 +194,19 @@ class DaemonConfig(_Strict):
     chromium_path: str = "/usr/bin/chromium"
 
 
+class WebConfig(_Strict):
+    """The daemon's HTTP side: acknowledgement links, the triage inbox and the API.
+    Present in the file means served by ``review-monitor run``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # How people reach it (behind a reverse proxy, the public https:// address): the
+    # base of every acknowledgement link in alerts.
+    base_url: str = "http://127.0.0.1:8080"
+    # Signs acknowledgement links and session cookies; from ${ENV}, never in the file.
+    secret: str = Field(default="", repr=False)
+
+
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
@@ -204,6 +217,7 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
+    web: WebConfig | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

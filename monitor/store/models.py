@@ -61,6 +61,8 @@ class Mention(SQLModel, table=True):
     __table_args__ = (
         Index("ix_mention_source_external", "source_id", "external_id"),
         Index("ix_mention_brand_first_seen", "brand", "first_seen_at"),
+        # The SLA sweeper and the inbox: open complaints by deadline.
+        Index("ix_mention_status_sla_due", "status", "sla_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -101,6 +103,24 @@ class Mention(SQLModel, table=True):
     thread_position: int | None = None
     revisions: int = 0
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    # Triage, in the web inbox and by ack links: open | acknowledged | snoozed | replied
+    # | resolved | not_complaint. "replied" is set when the public reply is detected.
+    status: str = Field(default="open", max_length=20)
+    assignee: str | None = Field(default=None, max_length=200)
+    snoozed_until: datetime | None = _time(nullable=True)
+    acknowledged_at: datetime | None = _time(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = _time(nullable=True)
+    # The public-reply clock: when the company's first public reply appeared (from the
+    # site's reply data or a post by one of the brand's own accounts) ...
+    first_reply_at: datetime | None = _time(nullable=True)
+    # ... when it is due (SLA target counted in business hours), and how far the
+    # reminders got: 0 none, 50 and 80 (percent of the target), 100 breached.
+    sla_due_at: datetime | None = _time(nullable=True)
+    sla_stage: int = 0
+    sla_breached_at: datetime | None = _time(nullable=True)
+    # The "tell the customer about the delay" reminder was sent.
+    delay_notice_at: datetime | None = _time(nullable=True)
 
 
 class MentionSighting(SQLModel, table=True):
@@ -175,11 +195,86 @@ class Incident(SQLModel, table=True):
     sources: list[str] | None = _json()
 
 
+class PublicReply(SQLModel, table=True):
+    """One public reply by the company: from the site's reply data or a post by one of
+    the brand's own accounts. Compared with the others to spot copy-paste templates."""
+
+    __tablename__ = "public_reply"
+    __table_args__ = (
+        UniqueConstraint("mention_id", "body_hash", name="uq_public_reply"),
+        Index("ix_public_reply_brand_replied", "brand", "replied_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The customer's mention this answers.
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    brand: str | None = Field(default=None, max_length=200)
+    author: str | None = None
+    body: str = ""
+    # sha256 of the normalised text (names, order numbers, greetings stripped).
+    body_hash: str = Field(max_length=64)
+    replied_at: datetime = _time(nullable=False)
+    # site (the review site's reply field) | account (a post by a brand account)
+    detected_by: str = Field(default="site", max_length=20)
+    # The mention that *is* the reply, when it came as a post by a brand account.
+    reply_mention_id: int | None = Field(default=None, foreign_key="mention.id")
+    is_template: bool = False
+    # How many other replies of the brand are near-identical to this one.
+    template_matches: int = 0
+
+
+class Note(SQLModel, table=True):
+    """A responder's note on a mention (web inbox, API)."""
+
+    __tablename__ = "note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    author: str = Field(max_length=200)
+    body: str
+    created_at: datetime = _time(nullable=False)
+
+
+class SourceEvent(SQLModel, table=True):
+    """A change of a source's health (ok → blocked → ok ...): the coverage history the
+    digest reports and the source-health alerts are sent from."""
+
+    __tablename__ = "source_event"
+    __table_args__ = (Index("ix_source_event_source_at", "source_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(max_length=200)
+    at: datetime = _time(nullable=False)
+    # ok | failing | blocked | silent
+    status: str = Field(max_length=20)
+    error: str | None = None
+
+
+class DigestRun(SQLModel, table=True):
+    """One weekly digest for one scope (brand or team) and ISO week: never sent twice."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (UniqueConstraint("scope", "week", name="uq_digest_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=200)
+    # ISO week, e.g. 2026-W47
+    week: str = Field(max_length=10)
+    # pending | sent | failed
+    status: str = Field(default="pending", max_length=20)
+    created_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time(nullable=True)
+    error: str | None = None
+
+
 class Alert(SQLModel, table=True):
     """The outbox: written in the same transaction as its mention, sent afterwards."""
 
     __tablename__ = "alert"
-    __table_args__ = (Index("ix_alert_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_alert_status_next", "status", "next_attempt_at"),
+        Index("ix_alert_escalate_at", "escalate_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mention_id: int | None = Field(default=None, foreign_key="mention.id", index=True)
@@ -197,6 +292,16 @@ class Alert(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    # Who it is for (an on-call member's name) and the escalation tier it was sent at
+    # (0 first responder, 1 backup, 2 lead ...).
+    recipient: str | None = Field(default=None, max_length=200)
+    tier: int = 0
+    # Acknowledged (ack link, CLI, web): stops the escalation of this alert.
+    acked_at: datetime | None = _time(nullable=True)
+    acked_by: str | None = Field(default=None, max_length=200)
+    # When to escalate to the next tier if nobody acknowledged by then.
+    escalate_at: datetime | None = _time(nullable=True)
 
 
 class Delivery(SQLModel, table=True):

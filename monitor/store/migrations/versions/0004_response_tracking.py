@@ -1,0 +1,150 @@
+"""response tracking
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24 16:19:55.824359
+
+The columns and tables the response side works on: triage status, assignee and
+snooze (web inbox), the public-reply clock (first reply, SLA deadline, reminders,
+breach), company replies (template detection), notes, source health events (source
+health alerts, digest coverage), digest runs, alert acknowledgement and escalation.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import monitor.store.models
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('digest_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('week', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('scope', 'week', name='uq_digest_run')
+    )
+    op.create_table('source_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('source_event', schema=None) as batch_op:
+        batch_op.create_index('ix_source_event_source_at', ['source_id', 'at'], unique=False)
+
+    op.create_table('note',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('mention_id', sa.Integer(), nullable=False),
+    sa.Column('author', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['mention_id'], ['mention.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('note', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_note_mention_id'), ['mention_id'], unique=False)
+
+    op.create_table('public_reply',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('mention_id', sa.Integer(), nullable=False),
+    sa.Column('brand', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('author', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('body_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('replied_at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('detected_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('reply_mention_id', sa.Integer(), nullable=True),
+    sa.Column('is_template', sa.Boolean(), nullable=False),
+    sa.Column('template_matches', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['mention_id'], ['mention.id'], ),
+    sa.ForeignKeyConstraint(['reply_mention_id'], ['mention.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('mention_id', 'body_hash', name='uq_public_reply')
+    )
+    with op.batch_alter_table('public_reply', schema=None) as batch_op:
+        batch_op.create_index('ix_public_reply_brand_replied', ['brand', 'replied_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_public_reply_mention_id'), ['mention_id'], unique=False)
+
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('incident_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('tier', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('acked_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('acked_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('escalate_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_alert_escalate_at', ['escalate_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alert_incident_id'), ['incident_id'], unique=False)
+        batch_op.create_foreign_key('fk_alert_incident', 'incident', ['incident_id'], ['id'])
+
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False, server_default='open'))
+        batch_op.add_column(sa.Column('assignee', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('snoozed_until', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('resolved_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_reply_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('sla_due_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('sla_stage', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('sla_breached_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('delay_notice_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_mention_status_sla_due', ['status', 'sla_due_at'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.drop_index('ix_mention_status_sla_due')
+        batch_op.drop_column('delay_notice_at')
+        batch_op.drop_column('sla_breached_at')
+        batch_op.drop_column('sla_stage')
+        batch_op.drop_column('sla_due_at')
+        batch_op.drop_column('first_reply_at')
+        batch_op.drop_column('resolved_at')
+        batch_op.drop_column('acknowledged_by')
+        batch_op.drop_column('acknowledged_at')
+        batch_op.drop_column('snoozed_until')
+        batch_op.drop_column('assignee')
+        batch_op.drop_column('status')
+
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_alert_incident', type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_alert_incident_id'))
+        batch_op.drop_index('ix_alert_escalate_at')
+        batch_op.drop_column('escalate_at')
+        batch_op.drop_column('acked_by')
+        batch_op.drop_column('acked_at')
+        batch_op.drop_column('tier')
+        batch_op.drop_column('recipient')
+        batch_op.drop_column('incident_id')
+
+    with op.batch_alter_table('public_reply', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_public_reply_mention_id'))
+        batch_op.drop_index('ix_public_reply_brand_replied')
+
+    op.drop_table('public_reply')
+    with op.batch_alter_table('note', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_note_mention_id'))
+
+    op.drop_table('note')
+    with op.batch_alter_table('source_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_source_event_source_at')
+
+    op.drop_table('source_event')
+    op.drop_table('digest_run')
