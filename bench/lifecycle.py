@@ -11,9 +11,13 @@ Per store, in its own process:
    the *mixed* workload of ``--items`` mentions: 50% already stored (the seen-again
    path: sightings, a few edits and removals), 10% follow-ups from authors with a
    recent thread, 3% copies of stored reviews through another source (Google Alerts
-   links: merged by canonical URL), the rest fresh;
+   links: merged by canonical URL), the rest fresh. ANALYZE between the two, as
+   autovacuum would have by then (without statistics PostgreSQL plans the lookups of
+   the mixed run as on an empty table);
 3. bulk-load ``--stored`` mentions straight into the tables (executemany / COPY):
-   225 sources of 9 spiders, authors and threads (~10% of mentions in a thread),
+   225 sources of 9 spiders (2% of mentions, ``--page-url-share``, from product pages
+   whose reviews all carry the page URL), authors and threads (~10% of mentions in a
+   thread),
    canonical URLs, content hashes, one sighting each, sent alerts for complaints,
    first seen over 90 days; then ANALYZE (PostgreSQL: VACUUM ANALYZE and CHECKPOINT,
    what autovacuum would have done by then);
@@ -22,6 +26,11 @@ Per store, in its own process:
    then the mixed workload once more without a language on the items;
 5. EXPLAIN (QUERY PLAN) of every SELECT and UPDATE one ingest batch sends, captured
    as sent, with the number of rows each returned.
+
+Each workload reports its rate and a breakdown: inclusive seconds of ingest's steps
+(dedupe lookups, classification, threads, incidents...), seconds in the database by
+statement, commits, and rows found per lookup. ``--profile PREFIX`` writes a cProfile
+of each workload instead (slower: its rates are then not the rates).
 
 Everything goes through the real ``Ingestor.ingest(items, now)`` in batches of 500, as
 the crawl adapter sends them. The items state their language (as feeds and most review
@@ -357,8 +366,8 @@ class Breakdown:
         return kind
 
     def __enter__(self) -> Breakdown:
-        import monitor.incidents as incidents_module
-
+        # Imported by ingest where it exists (older commits have no incidents).
+        incidents_module = sys.modules.get("monitor.incidents")
         targets = {"ingest": self.module, "incidents_module": incidents_module,
                    "ingestor": self.app.ingestor,
                    "incidents": getattr(self.app.ingestor, "incidents", None)}
@@ -740,6 +749,7 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
     seed_batches, shape = workload(gen, Pool(), count, EMPTY_NOW, True, mixed=False)
     empty_fresh = run_workload(app, seed_batches, EMPTY_NOW, where("empty.fresh_only"))
     pool = seed_pool(gen, seed_batches, EMPTY_NOW)
+    rows_after_seed = counts(app)
     # Statistics for the planner, as autovacuum would have gathered by now (without them
     # PostgreSQL plans the lookups on a table it believes empty).
     analyze(store_url, app.store.dialect)
@@ -747,7 +757,7 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
     empty_mixed = run_workload(app, batches, EMPTY_NOW + timedelta(hours=1),
                                where("empty.mixed"))
     empty_mixed["shape"] = shape
-    out["empty"] = {"rows_before_mixed": {"mention": count}, "fresh_only": empty_fresh,
+    out["empty"] = {"rows_before_mixed": rows_after_seed, "fresh_only": empty_fresh,
                     "mixed": empty_mixed, "rows_after": counts(app)}
 
     # 2. bulk load, analyze.
