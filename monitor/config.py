@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -194,6 +194,42 @@ class DaemonConfig(_Strict):
     chromium_path: str = "/usr/bin/chromium"
 
 
+WebRole = Literal["viewer", "responder", "admin"]
+
+
+class WebUserConfig(_Strict):
+    """One person who logs in to the web inbox (see docs/web.md)."""
+
+    # argon2id hash from ``review-monitor web hash-password``; never the password itself.
+    password_hash: str = Field(default="", repr=False)
+    role: WebRole = "responder"
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, value: str) -> str:
+        if value and not value.startswith("$argon2"):
+            raise ValueError("must be an argon2 hash: run 'review-monitor web hash-password'")
+        return value
+
+
+class WebTokenConfig(_Strict):
+    """One API client: ``Authorization: Bearer <token>``."""
+
+    # The token from ${ENV} (at least 24 characters), or "sha256:<hex>" of it.
+    token: str = Field(repr=False)
+    role: WebRole = "responder"
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value.startswith("sha256:"):
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+                raise ValueError("sha256: must be followed by 64 lower-case hex digits")
+        elif len(value) < 24:
+            raise ValueError("use at least 24 random characters (or sha256:<hex> of them)")
+        return value
+
+
 class WebConfig(_Strict):
     """The daemon's HTTP side: acknowledgement links, the triage inbox and the API.
     Present in the file means served by ``review-monitor run``."""
@@ -205,6 +241,21 @@ class WebConfig(_Strict):
     base_url: str = "http://127.0.0.1:8080"
     # Signs acknowledgement links and session cookies; from ${ENV}, never in the file.
     secret: str = Field(default="", repr=False)
+    # -- triage inbox and API (docs/web.md) --
+    users: dict[str, WebUserConfig] = Field(default_factory=dict)
+    tokens: dict[str, WebTokenConfig] = Field(default_factory=dict)
+    # A reverse proxy that authenticates people may name them in this header (e.g.
+    # "X-Forwarded-User"); empty = off. Only believed from proxy_addresses.
+    proxy_header: str = ""
+    proxy_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Role of a proxy-authenticated person who is not in [web.users].
+    proxy_role: WebRole = "viewer"
+    session_lifetime: Duration = timedelta(hours=12)
+    # Failed logins allowed per address and per user name within login_window.
+    login_attempts: int = Field(default=5, ge=1, le=1000)
+    login_window: Duration = timedelta(minutes=15)
+    # /healthz is unhealthy when no source was crawled for this long (0s = never).
+    health_crawl_age: Duration = timedelta(hours=1)
 
 
 class Config(_Strict):

@@ -318,3 +318,27 @@ class Delivery(SQLModel, table=True):
     attempted_at: datetime = _time(nullable=False)
     ok: bool
     error: str | None = None
+
+
+# -- web triage (issue 8) -------------------------------------------------------
+
+
+class IgnoreRule(SQLModel, table=True):
+    """"Not a complaint" in the inbox becomes a rule of the brand: later mentions by
+    the same author (``field = author``, value the mention's author_key) or with the
+    same phrase (``field = phrase``, value matched case-insensitively) are stored as
+    kind "other" and alert nobody. Admins delete rules in the web inbox."""
+
+    __tablename__ = "ignore_rule"
+    __table_args__ = (UniqueConstraint("brand", "field", "value", name="uq_ignore_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # None: every brand (mentions of no brand)
+    brand: str | None = Field(default=None, max_length=200)
+    # author | phrase
+    field: str = Field(max_length=20)
+    value: str = Field(max_length=500)
+    # The mention it was made from.
+    mention_id: int | None = Field(default=None, foreign_key="mention.id")
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _time(nullable=False)

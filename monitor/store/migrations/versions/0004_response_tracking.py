@@ -106,9 +106,26 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('delay_notice_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_mention_status_sla_due', ['status', 'sla_due_at'], unique=False)
 
+    # -- web triage (issue 8): "not a complaint" feeds the brand's ignore rules
+    op.create_table('ignore_rule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('field', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('mention_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['mention_id'], ['mention.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('brand', 'field', 'value', name='uq_ignore_rule')
+    )
+
 
 
 def downgrade() -> None:
+    # -- web triage (issue 8)
+    op.drop_table('ignore_rule')
+
     with op.batch_alter_table('mention', schema=None) as batch_op:
         batch_op.drop_index('ix_mention_status_sla_due')
         batch_op.drop_column('delay_notice_at')

@@ -1,0 +1,57 @@
+"""Ignore rules: what responders marked "not a complaint" in the inbox, applied to new
+mentions of the same brand so the same author or phrase does not alert again.
+
+Pure: the rules are loaded by the caller; nothing here reads the store or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+AUTHOR = "author"
+PHRASE = "phrase"
+FIELDS = (AUTHOR, PHRASE)
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_phrase(text: str) -> str:
+    """Case- and whitespace-insensitive form of a phrase (how it is stored and matched)."""
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    id: int
+    # None: applies to mentions of no brand
+    brand: str | None
+    field: str
+    value: str
+
+    def describe(self) -> str:
+        what = "author" if self.field == AUTHOR else "phrase"
+        return f"ignore rule #{self.id}: {what} '{self.value}' marked not a complaint"
+
+
+def matching_rule(rules: Iterable[IgnoreRule], brand: str | None, author_key: str | None,
+                  text: str) -> IgnoreRule | None:
+    """The first rule of ``brand`` that matches the mention, or None.
+
+    ``author_key`` is the mention's "site:author" key (None for anonymous posts, which an
+    author rule never matches); ``text`` its title and body.
+    """
+    folded: str | None = None
+    for rule in rules:
+        if rule.brand != brand:
+            continue
+        if rule.field == AUTHOR:
+            if author_key is not None and author_key == rule.value:
+                return rule
+        elif rule.field == PHRASE and rule.value:
+            if folded is None:
+                folded = normalise_phrase(text)
+            if rule.value in folded:
+                return rule
+    return None

@@ -1,0 +1,75 @@
+"""Triage transitions: which inbox action moves a mention from which status to which.
+
+The store applies them as one conditional UPDATE (``WHERE status IN from``), so two
+responders acting on the same mention at once never undo each other's work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+OPEN = "open"
+ACKNOWLEDGED = "acknowledged"
+SNOOZED = "snoozed"
+REPLIED = "replied"
+RESOLVED = "resolved"
+NOT_COMPLAINT = "not_complaint"
+STATUSES = (OPEN, ACKNOWLEDGED, SNOOZED, REPLIED, RESOLVED, NOT_COMPLAINT)
+# Waiting for the team: what the inbox shows by default.
+ACTIVE = (OPEN, ACKNOWLEDGED, SNOOZED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    from_statuses: tuple[str, ...]
+    to_status: str | None  # None: the status does not change (assign)
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "acknowledge": Transition("acknowledge", (OPEN, SNOOZED), ACKNOWLEDGED),
+    "snooze": Transition("snooze", (OPEN, ACKNOWLEDGED, SNOOZED), SNOOZED),
+    "replied": Transition("replied", (OPEN, ACKNOWLEDGED, SNOOZED), REPLIED),
+    "resolve": Transition("resolve", (OPEN, ACKNOWLEDGED, SNOOZED, REPLIED), RESOLVED),
+    "not_complaint": Transition("not_complaint", (OPEN, ACKNOWLEDGED, SNOOZED, REPLIED),
+                                NOT_COMPLAINT),
+    "reopen": Transition("reopen", (ACKNOWLEDGED, SNOOZED, REPLIED, RESOLVED, NOT_COMPLAINT),
+                         OPEN),
+    "assign": Transition("assign", STATUSES, None),
+}
+
+
+def next_status(action: str, current: str) -> str | None:
+    """The status after ``action`` on a mention in ``current``; None when it does not
+    apply (resolving twice, snoozing a resolved mention, ...). KeyError: no such action."""
+    transition = TRANSITIONS[action]
+    if current not in transition.from_statuses:
+        return None
+    return transition.to_status or current
+
+
+def is_waiting(status: str, snoozed_until: datetime | None, now: datetime) -> bool:
+    """Does the mention wait for the team now? A snooze ends by itself at its time."""
+    if status == SNOOZED:
+        return snoozed_until is None or snoozed_until <= now
+    return status in (OPEN, ACKNOWLEDGED)
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    """'2h 05m left', '35m overdue', '' without a deadline: the inbox's SLA column."""
+    if due is None:
+        return ""
+    seconds = int((due - now).total_seconds())
+    late = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    else:
+        text = f"{minutes}m"
+    return f"{text} overdue" if late else f"{text} left"
