@@ -5,8 +5,9 @@ close notice; complaints that join an open incident do not page anyone again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from monitor.core.incidents import (
     IncidentPolicy,
     OpenIncident,
     RecentComplaint,
+    RecentWindow,
     Step,
     decide,
     joined,
@@ -41,6 +43,18 @@ SITE_NAMES = {
 
 # (brand, incident id, key suffix, title, body, severity) -> outbox rows
 AlertMaker = Callable[[str, int, str, str, str, Severity], list[dict[str, Any]]]
+
+
+# Seconds between full reloads of a brand's recent complaints (see Incidents._recent).
+FULL_RELOAD_S = 60.0
+
+
+@dataclass
+class _BrandComplaints:
+    now: datetime
+    loaded_at: float
+    window: RecentWindow = field(default_factory=RecentWindow)
+    max_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ class Incidents:
         }
         # mention id -> MinHash signature: complaints are re-read each batch, signed once.
         self._signatures: dict[int, tuple[int, ...]] = {}
+        # brand -> its complaints within the spike baseline (see _recent).
+        self._cache: dict[str, _BrandComplaints] = {}
 
     def assign(self, session: Session, complaints: Sequence[NewComplaint], now: datetime,
                make_alerts: AlertMaker) -> tuple[set[str], list[dict[str, Any]]]:
@@ -98,7 +114,7 @@ class Incidents:
                                      complaint.at, self._sign(complaint.mention_id,
                                                               complaint.text),
                                      complaint.author)
-                decision = decide(arriving, list(recent.values()), list(live.values()), now,
+                decision = decide(arriving, recent, list(live.values()), now,
                                   self.policy, self.names)
                 if decision.action is Action.JOIN and decision.incident_id is not None:
                     state = joined(live[decision.incident_id], arriving)
@@ -114,7 +130,7 @@ class Incidents:
                     session.add(row)
                     session.flush()
                     assert row.id is not None
-                    state = opened(row.id, decision, arriving, list(recent.values()), now)
+                    state = opened(row.id, decision, arriving, recent, now)
                     rows[row.id], live[row.id] = row, state
                     self._save(session, row, state)
                     self._tag(session, [complaint.mention_id, *decision.members], row.id, recent)
@@ -154,23 +170,67 @@ class Incidents:
 
     # -- helpers ---------------------------------------------------------------
 
-    def _recent(self, session: Session, brand: str, now: datetime) -> dict[int, RecentComplaint]:
+    def _recent(self, session: Session, brand: str, now: datetime) -> RecentWindow:
+        """The brand's complaints first seen within the spike baseline, as a window.
+
+        Kept between batches and topped up with the rows stored since (by id), so a
+        batch reads its own rows and the few others stored meanwhile, not a week of
+        complaints. On SQLite writers take turns, so the top-up misses nothing. On
+        PostgreSQL a row another process stored in a transaction still open at the last
+        top-up can have a lower id than rows already read: such stragglers are picked up
+        by a full reload every ``FULL_RELOAD_S`` seconds, and the members of the open
+        incidents are re-read on every batch, so a complaint like an incident's always
+        finds it. Rows older than the baseline stay until that reload; they fall outside
+        every bucket and window the rules look at.
+        """
         since = now - self.policy.baseline - self.policy.spike_bucket
+        cache = self._cache.get(brand)
+        clock = time.monotonic()
+        if cache is None or now < cache.now or clock - cache.loaded_at > FULL_RELOAD_S:
+            cache = self._cache[brand] = _BrandComplaints(now=now, loaded_at=clock)
+            self._load(session, cache, now, col(Mention.brand) == brand,
+                       col(Mention.first_seen_at) >= since,
+                       col(Mention.kind) == Kind.COMPLAINT.value)
+        else:
+            cache.now = now
+            self._load(session, cache, now, col(Mention.id) > cache.max_id,
+                       col(Mention.brand) == brand,
+                       col(Mention.kind) == Kind.COMPLAINT.value)
+        if self.store.dialect == "postgresql":
+            open_ids = select(col(Incident.id)).where(col(Incident.brand) == brand,
+                                                     col(Incident.status) == "open")
+            members: dict[int, int] = {
+                int(member or 0): int(incident_id or 0)
+                for member, incident_id in session.execute(
+                    select(col(Mention.id), col(Mention.incident_id))
+                    .where(col(Mention.incident_id).in_(open_ids)))}
+            missing = [m for m in members if m not in cache.window.position]
+            if missing:
+                self._load(session, cache, now, col(Mention.id).in_(missing),
+                           col(Mention.first_seen_at) >= since)
+            for member, incident_id in members.items():
+                row = cache.window.get(member)
+                if row is not None and row.incident_id != incident_id:
+                    cache.window.set_incident([member], incident_id)
+        return cache.window
+
+    def _load(self, session: Session, cache: _BrandComplaints, now: datetime,
+              *conditions: Any) -> None:
         window_start = now - self.policy.window * 2
-        recent: dict[int, RecentComplaint] = {}
+        rows: list[RecentComplaint] = []
         for mention_id, published, first_seen, source_id, author, incident_id, title, body \
                 in session.execute(select(
                     col(Mention.id), col(Mention.published_at), col(Mention.first_seen_at),
                     col(Mention.source_id), col(Mention.author), col(Mention.incident_id),
                     col(Mention.title), col(Mention.body),
-                ).where(col(Mention.brand) == brand, col(Mention.first_seen_at) >= since,
-                        col(Mention.kind) == Kind.COMPLAINT.value)):
+                ).where(*conditions)):
             at = published or first_seen
             mention_id = int(mention_id or 0)
+            # Only complaints that can still be near-duplicates of new ones need a signature.
             sig = self._sign(mention_id, f"{title or ''}\n{body}") if at >= window_start else ()
-            recent[mention_id] = RecentComplaint(mention_id, at, source_id, sig, author,
-                                                 incident_id)
-        return recent
+            rows.append(RecentComplaint(mention_id, at, source_id, sig, author, incident_id))
+            cache.max_id = max(cache.max_id, mention_id)
+        cache.window.add(rows)
 
     def _sign(self, mention_id: int, content: str) -> tuple[int, ...]:
         found = self._signatures.get(mention_id)
@@ -180,15 +240,13 @@ class Incidents:
             found = self._signatures[mention_id] = signature(content)
         return found
 
-    def _tag(self, session: Session, mention_ids: Sequence[int], incident_id: int,
-             recent: dict[int, RecentComplaint]) -> None:
+    @staticmethod
+    def _tag(session: Session, mention_ids: Sequence[int], incident_id: int,
+             window: RecentWindow) -> None:
         session.execute(update(Mention).where(col(Mention.id).in_(list(mention_ids)))
                         .values(incident_id=incident_id))
-        for mention_id in mention_ids:
-            if mention_id in recent:
-                old = recent[mention_id]
-                recent[mention_id] = RecentComplaint(old.mention_id, old.at, old.source_id,
-                                                     old.signature, old.author, incident_id)
+        # The window is the brand's cached one: it stays current for the next batch.
+        window.set_incident(mention_ids, incident_id)
 
     @staticmethod
     def _save(session: Session, row: Incident, state: OpenIncident) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -338,41 +338,40 @@ class Ingestor:
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext('rm-threads'))"))
         cutoff = now - self.follow_up_window
         author_keys = sorted({row["author_key"] for row in authored})
-        threads: dict[str, Thread] = {}
-        history: dict[int, list[PriorMessage]] = {}
+        thread_table: Any = Thread.__table__  # type: ignore[attr-defined]
+        # author key -> [thread id (None: created below), messages, brand]
+        threads: dict[str, list[Any]] = {}
+        latest: dict[str, datetime] = {}
         for chunk in _chunks(author_keys, 500):
-            for thread in session.scalars(select(Thread).where(
-                    col(Thread.author_key).in_(chunk), col(Thread.last_message_at) >= cutoff)):
-                current = threads.get(thread.author_key)
-                if current is None or thread.last_message_at > current.last_message_at:
-                    threads[thread.author_key] = thread
+            for thread_id, author_key, last_message_at, messages, brand in session.execute(
+                    select(thread_table.c.id, thread_table.c.author_key,
+                           thread_table.c.last_message_at, thread_table.c.messages,
+                           thread_table.c.brand)
+                    .where(thread_table.c.author_key.in_(chunk),
+                           thread_table.c.last_message_at >= cutoff)):
+                if author_key not in latest or last_message_at > latest[author_key]:
+                    latest[author_key] = last_message_at
+                    threads[author_key] = [thread_id, messages, brand]
+        history: dict[str, list[PriorMessage]] = {}
         if threads:
-            ids = [thread.id for thread in threads.values() if thread.id is not None]
+            authors = {state[0]: author_key for author_key, state in threads.items()}
             for thread_id, mention_id, first_seen, kind, replies in session.execute(select(
                     col(Mention.thread_id), col(Mention.id), col(Mention.first_seen_at),
                     col(Mention.kind), col(Mention.company_replies),
-            ).where(col(Mention.thread_id).in_(ids)).order_by(col(Mention.first_seen_at))):
-                history.setdefault(thread_id, []).append(PriorMessage(
+            ).where(col(Mention.thread_id).in_(list(authors))).order_by(
+                    col(Mention.first_seen_at))):
+                history.setdefault(authors[thread_id], []).append(PriorMessage(
                     first_seen=first_seen, kind=kind, replied=bool(replies),
                     mention_id=mention_id))
+        known_threads = set(threads)
         notes: dict[str, str] = {}
         changes: list[dict[str, Any]] = []
         for row in sorted(authored, key=lambda r: (r["published_at"] or now)):
-            key = row["dedupe_key"]
-            found = threads.get(row["author_key"])
-            if found is not None:
-                thread = found
-            else:
-                thread = Thread(brand=row["brand"], author_key=row["author_key"],
-                                started_at=now, last_message_at=now, messages=0)
-                session.add(thread)
-                session.flush()
-                threads[row["author_key"]] = thread
-            assert thread.id is not None
-            previous = history.setdefault(thread.id, [])
+            key, author_key = row["dedupe_key"], row["author_key"]
+            state = threads.setdefault(author_key, [None, 0, row["brand"]])
+            previous = history.setdefault(author_key, [])
             follow = follow_up(previous, now, self.follow_up_window)
-            thread.messages += 1
-            thread.last_message_at = now
+            state[1] += 1
             brand, verdict = verdicts[key]
             if follow.is_follow_up:
                 raised = follow.raise_severity(verdict.severity, verdict.kind.value)
@@ -381,13 +380,32 @@ class Ingestor:
                         *verdict.reasons, "follow-up to an unanswered complaint"))
                     verdicts[key] = (brand, verdict)
                 notes[key] = follow.note()
-            changes.append({"mention": inserted[key], "thread": thread.id,
+            changes.append({"mention": inserted[key], "author_key": author_key,
                             "position": follow.position, "new_severity": verdict.severity.value,
                             "new_reasons": list(verdict.reasons)})
             previous.append(PriorMessage(first_seen=now, kind=row["kind"],
                                          replied=bool(row["company_replies"]),
                                          mention_id=inserted[key]))
-        session.flush()
+        # New threads in one statement, the others' counts in another.
+        created = [{"brand": state[2], "author_key": author_key, "started_at": now,
+                    "last_message_at": now, "messages": state[1]}
+                   for author_key, state in threads.items() if state[0] is None]
+        if created:
+            for thread_id, author_key in session.execute(
+                    insert(thread_table).returning(thread_table.c.id, thread_table.c.author_key),
+                    created):
+                threads[author_key][0] = thread_id
+        touched = {change["author_key"] for change in changes}
+        grown = [{"thread": threads[author_key][0], "messages": threads[author_key][1]}
+                 for author_key in sorted(known_threads & touched)]
+        if grown:
+            session.execute(
+                update(thread_table).where(thread_table.c.id == bindparam("thread")).values(
+                    messages=bindparam("messages"), last_message_at=now),
+                grown,
+            )
+        for change in changes:
+            change["thread"] = threads[change.pop("author_key")][0]
         table: Any = Mention.__table__  # type: ignore[attr-defined]
         session.execute(
             update(table).where(table.c.id == bindparam("mention")).values(

@@ -655,3 +655,91 @@ def test_listing(names: list[str], expected: str) -> None:
 def test_policy_rejects_nonsense(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="incident policy"):
         IncidentPolicy(**changes)  # type: ignore[arg-type]
+
+
+# -- the vectorised window against a plain loop over the rows -------------------------
+
+
+def reference_decide(complaint: Complaint, recent: list[RecentComplaint],
+                     incidents: list[OpenIncident], now: datetime,
+                     policy: IncidentPolicy) -> tuple[Action, int | None, Cause | None,
+                                                      tuple[int, ...]]:
+    """The rules of the module doc, written as the obvious loop (the first version)."""
+    others = [r for r in recent if r.mention_id != complaint.mention_id]
+    live = {i.id: i for i in incidents if now - i.last_mention_at < policy.quiet}
+    best: tuple[float, int] | None = None
+    for r in others:
+        if r.incident_id in live:
+            score = similarity(complaint.signature, r.signature)
+            if score >= policy.similarity and (best is None or score > best[0]):
+                best = (score, r.incident_id)
+    if best is not None:
+        return Action.JOIN, best[1], None, ()
+    anchor = min(complaint.at, now)
+    counts = bucket_counts([complaint.at, *(r.at for r in others)], anchor,
+                           policy.spike_bucket, 1 + policy.baseline_buckets)
+    check = spike(counts[1:], counts[0], k=policy.k, min_count=policy.min_count)
+    spiking = [i for i in live.values() if i.cause is Cause.SPIKE]
+    if check.spiking and spiking:
+        return Action.JOIN, max(spiking, key=lambda i: i.last_mention_at).id, None, ()
+    if complaint.at < now - policy.window:
+        return Action.NONE, None, None, ()
+    free = [r for r in others if r.incident_id not in live]
+    cluster = [r for r in free if abs(r.at - complaint.at) <= policy.window
+               and similarity(complaint.signature, r.signature) >= policy.similarity]
+    if len(cluster) + 1 >= policy.min_cluster:
+        authors = {(r.source_id, r.author or r.mention_id) for r in cluster}
+        authors.add((complaint.source_id, complaint.author or complaint.mention_id))
+        if len(authors) >= 2 or len({complaint.source_id, *(r.source_id for r in cluster)}) >= 2:
+            return Action.OPEN, None, Cause.CLUSTER, tuple(sorted(r.mention_id for r in cluster))
+    if check.spiking:
+        start = anchor - policy.spike_bucket
+        return Action.OPEN, None, Cause.SPIKE, tuple(sorted(
+            r.mention_id for r in free if start < r.at <= anchor))
+    return Action.NONE, None, None, ()
+
+
+def test_window_decides_as_the_plain_loop_does() -> None:
+    """Random weeks of complaints (reworded near-duplicates, bursts, open incidents),
+    the window grown batch by batch as ingest grows it: every decision is the loop's."""
+    import random
+
+    from monitor.core.incidents import RecentWindow
+
+    rng = random.Random(7)
+    policy = IncidentPolicy(min_count=4, k=2.0)
+    texts = [*REWORDED, TEXT, "The app crashes every time I open the settings page now",
+             "Delivery was three weeks late and support never answered my emails"]
+    signatures = [signature(t) for t in texts]
+    seen: set[tuple[Action, Cause | None]] = set()
+    for _round in range(20):
+        rows = [RecentComplaint(
+            mention_id=i, at=NOW - timedelta(minutes=rng.choice(
+                [rng.randrange(0, 120), rng.randrange(0, 7 * 24 * 60)])),
+            source_id=rng.choice(["reddit", "trustpilot"]),
+            signature=rng.choice(signatures) if rng.random() < 0.5 else (),
+            author=rng.choice([None, "ann", "bob", "cy"]),
+            incident_id=rng.choice([None, None, None, 7, 8]))
+            for i in range(rng.randrange(5, 400))]
+        if _round % 3 == 0:  # a burst in the last half hour
+            rows += [RecentComplaint(mention_id=len(rows) + i, source_id="reddit",
+                                     at=NOW - timedelta(minutes=rng.randrange(0, 25)))
+                     for i in range(30)]
+        incidents = [incident(7, cause=rng.choice(list(Cause))),
+                     incident(8, last_mention_ago=rng.choice([10 * MIN, 5 * HOUR]))
+                     ] if _round % 2 else []
+        window = RecentWindow()
+        for start in range(0, len(rows), 50):
+            window.add(rows[start:start + 50])
+        for _ in range(10):
+            complaint = Complaint(
+                mention_id=rng.choice([rows[0].mention_id, 10_000]), brand="acme",
+                source_id="reddit", at=NOW - timedelta(minutes=rng.randrange(0, 200)),
+                signature=rng.choice(signatures), author=rng.choice([None, "zoe"]))
+            d = decide(complaint, window, incidents, NOW, policy)
+            seen.add((d.action, d.cause))
+            assert (d.action, d.incident_id, d.cause, d.members) == reference_decide(
+                complaint, rows, incidents, NOW, policy)
+    # Every kind of decision came up, so the comparison covered every rule.
+    assert seen == {(Action.JOIN, None), (Action.NONE, None), (Action.OPEN, Cause.CLUSTER),
+                    (Action.OPEN, Cause.SPIKE)}, seen

@@ -35,10 +35,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from .neardup import similarity
+import numpy as np
+
+from .neardup import NUM_PERM
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -217,28 +221,127 @@ def spike_at(times: Iterable[datetime], end: datetime, policy: IncidentPolicy) -
 # -- the decision ------------------------------------------------------------
 
 
-def decide(complaint: Complaint, recent: Sequence[RecentComplaint],
+class RecentWindow:
+    """The brand's recent complaints as arrays, so that ``decide`` weighs an arriving
+    complaint against tens of thousands of them in a few vectorised passes (a week of a
+    busy brand's complaints) instead of a Python loop per complaint.
+
+    Grows with ``add`` (the store keeps one per brand between batches and adds each
+    batch's complaints); ``set_incident`` records joins and openings. Times are integer
+    microseconds since the epoch, so bucket and window comparisons are exact.
+    """
+
+    def __init__(self, recent: Iterable[RecentComplaint] = ()) -> None:
+        self.rows: list[RecentComplaint] = []
+        self.position: dict[int, int] = {}
+        self.at = np.zeros(0, dtype=np.int64)
+        self.sorted_at = np.zeros(0, dtype=np.int64)
+        self.incident = np.zeros(0, dtype=np.int64)
+        # Positions of the rows that have a signature, and the signatures in that order.
+        self.signed = np.zeros(0, dtype=np.int64)
+        self.signatures = np.zeros((0, NUM_PERM), dtype=np.uint64)
+        self.add(recent)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, recent: Iterable[RecentComplaint]) -> None:
+        """Add complaints; one already here is replaced (its time and signature kept)."""
+        fresh: list[RecentComplaint] = []
+        for row in recent:
+            index = self.position.get(row.mention_id)
+            if index is None:
+                self.position[row.mention_id] = len(self.rows) + len(fresh)
+                fresh.append(row)
+            else:
+                self.rows[index] = replace(self.rows[index], incident_id=row.incident_id)
+                self.incident[index] = -1 if row.incident_id is None else row.incident_id
+        if not fresh:
+            return
+        first = len(self.rows)
+        self.rows.extend(fresh)
+        at = np.array([_micros(r.at) for r in fresh], dtype=np.int64)
+        self.at = np.concatenate([self.at, at])
+        self.sorted_at = np.sort(np.concatenate([self.sorted_at, at]), kind="stable")
+        self.incident = np.concatenate([self.incident, np.array(
+            [-1 if r.incident_id is None else r.incident_id for r in fresh], dtype=np.int64)])
+        signed = [i for i, r in enumerate(fresh) if len(r.signature) == NUM_PERM]
+        if signed:
+            self.signed = np.concatenate([self.signed, np.array(signed, dtype=np.int64) + first])
+            self.signatures = np.vstack([self.signatures, np.array(
+                [fresh[i].signature for i in signed], dtype=np.uint64)])
+
+    def get(self, mention_id: int) -> RecentComplaint | None:
+        index = self.position.get(mention_id)
+        return None if index is None else self.rows[index]
+
+    def set_incident(self, mention_ids: Iterable[int], incident_id: int) -> None:
+        for mention_id in mention_ids:
+            index = self.position.get(mention_id)
+            if index is not None:
+                self.incident[index] = incident_id
+                self.rows[index] = replace(self.rows[index], incident_id=incident_id)
+
+    def similarities(self, sig: Sequence[int], candidates: np.ndarray) -> np.ndarray:
+        """The estimated similarity of ``sig`` to the signed rows where ``candidates``
+        (a mask over ``self.signed``) holds; 0 elsewhere."""
+        scores = np.zeros(len(self.signed))
+        if len(sig) != NUM_PERM or not candidates.any():
+            return scores
+        wanted = np.flatnonzero(candidates)
+        matches = (self.signatures[wanted] == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        scores[wanted] = matches / NUM_PERM
+        return scores
+
+    def bucket_counts(self, end: datetime, bucket: timedelta, buckets: int,
+                      without: int | None, plus: datetime) -> np.ndarray:
+        """``bucket_counts`` of every row's time but ``without``'s, and ``plus``."""
+        end_us, size = _micros(end), bucket // timedelta(microseconds=1)
+        # Boundaries end, end - b, end - 2b ...: a count is the rows in (lower, upper].
+        bounds = end_us - np.arange(buckets + 1, dtype=np.int64) * size
+        cumulative = np.searchsorted(self.sorted_at, bounds, side="right")
+        counts: np.ndarray = cumulative[:-1] - cumulative[1:]
+        for moment, delta in ((self.at[without] if without is not None else None, -1),
+                              (_micros(plus), 1)):
+            if moment is None or moment > end_us:
+                continue
+            index = int((end_us - moment) // size)
+            if index < buckets:
+                counts[index] += delta
+        return counts
+
+
+def decide(complaint: Complaint, recent: Sequence[RecentComplaint] | RecentWindow,
            incidents: Sequence[OpenIncident], now: datetime,
            policy: IncidentPolicy | None = None,
            source_names: Mapping[str, str] | None = None) -> Decision:
     """Join an open incident, open one, or neither (see the module doc for the rules)."""
     policy = policy or IncidentPolicy()
     names = source_names or {}
-    others = [r for r in recent if r.mention_id != complaint.mention_id]
+    window = recent if isinstance(recent, RecentWindow) else RecentWindow(recent)
+    own = window.position.get(complaint.mention_id)
     live = {i.id: i for i in incidents if now - i.last_mention_at < policy.quiet}
+    live_ids = np.array(sorted(live), dtype=np.int64)
 
-    best: tuple[float, int] | None = None
-    for r in others:
-        if r.incident_id in live:
-            score = similarity(complaint.signature, r.signature)
-            if score >= policy.similarity and (best is None or score > best[0]):
-                best = (score, r.incident_id)
-    if best is not None:
-        return Decision(Action.JOIN, incident_id=best[1],
-                        reason=f"near-duplicate of incident {best[1]} (similarity {best[0]:.2f})")
+    # How alike the signed rows are: those in a live incident (any time) and those
+    # posted within the window of the complaint; the rest cannot matter.
+    signed = window.signed
+    at_us, window_us = _micros(complaint.at), policy.window // timedelta(microseconds=1)
+    not_own = signed != (-1 if own is None else own)
+    in_live = np.isin(window.incident[signed], live_ids)
+    close = np.abs(window.at[signed] - at_us) <= window_us
+    scores = window.similarities(complaint.signature, not_own & (in_live | close))
+    joinable = not_own & in_live & (scores >= policy.similarity)
+    if joinable.any():
+        # The most similar; on a tie the earliest row, as a loop over the rows would.
+        best = int(np.argmax(np.where(joinable, scores, -1.0)))
+        incident_id = int(window.incident[signed[best]])
+        return Decision(Action.JOIN, incident_id=incident_id,
+                        reason=f"near-duplicate of incident {incident_id} "
+                               f"(similarity {scores[best]:.2f})")
 
     anchor = min(complaint.at, now)
-    check = spike_at([complaint.at, *(r.at for r in others)], anchor, policy)
+    check = _spike_check(window, own, complaint.at, anchor, policy)
     spiking = [i for i in live.values() if i.cause is Cause.SPIKE]
     if check.spiking and spiking:
         joined = max(spiking, key=lambda i: i.last_mention_at)
@@ -249,9 +352,11 @@ def decide(complaint: Complaint, recent: Sequence[RecentComplaint],
     if complaint.at < now - policy.window:
         return Decision(Action.NONE, reason="posted too long ago to open an incident")
 
-    free = [r for r in others if r.incident_id not in live]
-    cluster = [r for r in free if abs(r.at - complaint.at) <= policy.window
-               and similarity(complaint.signature, r.signature) >= policy.similarity]
+    free = ~np.isin(window.incident, live_ids)
+    if own is not None:
+        free[own] = False
+    near = free[signed] & close & (scores >= policy.similarity)
+    cluster = [window.rows[int(i)] for i in signed[near]]
     if len(cluster) + 1 >= policy.min_cluster:
         authors = {_author(complaint.source_id, complaint.author, complaint.mention_id),
                    *(_author(r.source_id, r.author, r.mention_id) for r in cluster)}
@@ -265,23 +370,43 @@ def decide(complaint: Complaint, recent: Sequence[RecentComplaint],
                         f"on {listing(names.get(s, s) for s in sources)}"))
 
     if check.spiking:
-        bucket_start = anchor - policy.spike_bucket
-        members = tuple(sorted(r.mention_id for r in free if bucket_start < r.at <= anchor))
+        bucket_start = _micros(anchor - policy.spike_bucket)
+        in_bucket = free & (window.at > bucket_start) & (window.at <= _micros(anchor))
+        members = tuple(sorted(window.rows[int(i)].mention_id for i in np.flatnonzero(in_bucket)))
         return Decision(Action.OPEN, cause=Cause.SPIKE, members=members,
                         reason=f"spike: {check.describe(policy.spike_bucket)}")
     return Decision(Action.NONE)
+
+
+def _spike_check(window: RecentWindow, own: int | None, at: datetime, anchor: datetime,
+                 policy: IncidentPolicy) -> SpikeCheck:
+    """``spike_at`` on the window, vectorised (``spike``'s threshold, numpy's sums)."""
+    counts = window.bucket_counts(anchor, policy.spike_bucket, 1 + policy.baseline_buckets,
+                                  own, at)
+    baseline = counts[1:].astype(np.float64)
+    mean = float(baseline.mean()) if len(baseline) else 0.0
+    std = float(baseline.std()) if len(baseline) else 0.0
+    threshold = max(float(policy.min_count), mean + policy.k * std)
+    return SpikeCheck(current=int(counts[0]), mean=mean, std=std, threshold=round(threshold, 2))
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 # -- the incident's life -----------------------------------------------------
 
 
 def opened(incident_id: int, decision: Decision, complaint: Complaint,
-           recent: Sequence[RecentComplaint], now: datetime) -> OpenIncident:
+           recent: Sequence[RecentComplaint] | RecentWindow, now: datetime) -> OpenIncident:
     """The state of an incident just opened by ``decision`` (its opening alert made now)."""
     if decision.action is not Action.OPEN or decision.cause is None:
         raise ValueError(f"not an opening decision: {decision.action}")
-    wanted = set(decision.members)
-    members = [r for r in recent if r.mention_id in wanted]
+    if isinstance(recent, RecentWindow):
+        members = [r for r in map(recent.get, decision.members) if r is not None]
+    else:
+        wanted = set(decision.members)
+        members = [r for r in recent if r.mention_id in wanted]
     count = 1 + len(members)
     return OpenIncident(
         id=incident_id, opened_at=now, last_update_at=now,
