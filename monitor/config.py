@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.core.classify import Kind, Severity
 from monitor.core.durations import parse_duration
+from monitor.core.hours import SupportHours
 from monitor.errors import ConfigError
 from spiders import SPIDERS
 
@@ -177,6 +178,65 @@ class LifecycleConfig(_Strict):
     incident_quiet: Duration = timedelta(hours=2)
 
 
+class RepliesConfig(_Strict):
+    """The company's public replies (docs/response.md): template detection."""
+
+    # A reply near-identical to this many other replies of the brand is a template.
+    template_min_matches: int = Field(default=3, ge=1, le=1000)
+    # Jaccard similarity of normalised word 3-grams that counts as near-identical.
+    template_similarity: float = Field(default=0.75, gt=0, le=1)
+    # Compared with the brand's replies of this long back, at most template_candidates.
+    template_window: Duration = timedelta(days=90)
+    template_candidates: int = Field(default=2000, ge=10, le=100_000)
+    # Tell this channel (the lead) when a reply is flagged as a template; empty = only
+    # counted for the digest.
+    template_channel: str | None = None
+
+
+class SlaConfig(_Strict):
+    """The public-reply clock (docs/response.md). Targets count business hours."""
+
+    critical: Duration = timedelta(hours=1)
+    high: Duration = timedelta(hours=4)
+    normal: Duration = timedelta(hours=24)
+    low: Duration = timedelta(hours=72)
+    # Reminders at these percentages of the target (to the mention's alert channels).
+    reminders: list[int] = Field(default_factory=lambda: [50, 80])
+    # Breaches go to the lead; empty = to the mention's alert channels.
+    lead_channel: str | None = None
+    # "Tell the customer about the delay" for complaints unresolved this long (calendar
+    # time: the customer's clock, not ours); 0s = off.
+    delay_notice_after: Duration = timedelta(days=3)
+    # How often the daemon sweeps for due reminders.
+    sweep_every: Duration = timedelta(minutes=1)
+
+    @field_validator("reminders")
+    @classmethod
+    def _percentages(cls, value: list[int]) -> list[int]:
+        if any(not 0 < percent < 100 for percent in value):
+            raise ValueError("each reminder is a percentage of the target between 1 and 99")
+        return sorted(set(value))
+
+
+class HealthConfig(_Strict):
+    """Source health alerts (docs/response.md): one alert when a source goes bad, one when
+    it recovers."""
+
+    # Where they go; empty = nowhere (the transitions are still recorded for the digest).
+    ops_channel: str | None = None
+    # Failed runs in a row before a source counts as failing.
+    failures: int = Field(default=3, ge=1, le=1000)
+    # Blocked runs (HTTP 403/429, captcha) in a row before it counts as blocked.
+    blocked_after: int = Field(default=1, ge=1, le=1000)
+    # Silent: no new mention for silent_factor × the source's median gap between
+    # mentions, and never less than silent_floor; learned from its last silent_history
+    # mentions, and only once it has silent_min_history of them.
+    silent_factor: float = Field(default=6.0, gt=1)
+    silent_floor: Duration = timedelta(hours=24)
+    silent_history: int = Field(default=50, ge=3, le=10_000)
+    silent_min_history: int = Field(default=10, ge=2, le=10_000)
+
+
 class DaemonConfig(_Strict):
     # Each run is moved by up to this fraction of the interval so sources spread out.
     jitter: float = Field(default=0.1, ge=0, le=0.5)
@@ -258,6 +318,80 @@ class WebConfig(_Strict):
     health_crawl_age: Duration = timedelta(hours=1)
 
 
+# -- weekly digest (issue 7, docs/digest.md) --
+
+
+class SmtpConfig(_Strict):
+    """The mail server for digest recipients given as plain addresses."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    user: str = ""
+    # From ${ENV}, never in the file.
+    password: str = Field(default="", repr=False)
+    # starttls (port 587) | ssl (implicit TLS, port 465) | none (a local relay only)
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: str = Field(default="review-monitor <review-monitor@localhost>", alias="from")
+    timeout: Duration = timedelta(seconds=30)
+
+
+class DigestConfig(_Strict):
+    """One weekly digest e-mail: who gets it, when, and which brands it covers."""
+
+    # The scope: runs are recorded per name and ISO week (never sent twice).
+    name: str
+    # "DAY HH:MM ZONE": the digest of the previous ISO week (Monday to Sunday in ZONE).
+    schedule: str = "mon 08:00 UTC"
+    # Brand keys from [brands]; empty = every brand (and mentions of no brand).
+    brands: list[str] = Field(default_factory=list)
+    # mailto:// or mailtos:// apprise URLs (their own server), or plain addresses sent
+    # through [smtp].
+    recipients: list[str] = Field(default_factory=list)
+    subject_prefix: str = "[review-monitor]"
+    # Rows in each top-N list (sources, open complaints, themes ...).
+    top: int = Field(default=10, ge=1, le=100)
+    # A failed send is retried this long after the failure.
+    retry_after: Duration = timedelta(minutes=15)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("use letters, digits, '-', '_' and '.' only")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from monitor.core.digest import parse_schedule
+
+        parse_schedule(value)
+        return value
+
+
+# -- alert path: support hours, on-call, escalation (issue 6, docs/alerting.md) --
+
+
+class SupportHoursConfig(_Strict):
+    """The team's real support hours (monitor.core.hours): nothing pretends to be 24/7."""
+
+    # IANA zone name, e.g. "Europe/Oslo".
+    timezone: str = "UTC"
+    # "mon-fri 09:00-17:00; sat 10:00-14:00" or a table { mon = "09:00-17:00", ... };
+    # several ranges a day: "08:00-12:00,13:00-17:00"; "22:00-06:00" runs over midnight.
+    weekly: str | list[str] | dict[str, str | list[str]] = "mon-fri 09:00-17:00"
+    # Local dates on which the team does not work.
+    holidays: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid(self) -> SupportHoursConfig:
+        self.hours()
+        return self
+
+    def hours(self) -> SupportHours:
+        return SupportHours.parse(self.timezone, self.weekly, self.holidays)
+
+
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
@@ -269,6 +403,13 @@ class Config(_Strict):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
     web: WebConfig | None = None
+    # The team's support hours (after-hours batching, SLA clock); on-call may name its own.
+    hours: SupportHoursConfig = Field(default_factory=SupportHoursConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    smtp: SmtpConfig | None = None
+    digests: list[DigestConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -294,8 +435,21 @@ class Config(_Strict):
             for source_id in route.sources:
                 if source_id not in seen:
                     problems.append(f"routes[{index}].sources: no source '{source_id}'")
+        digest_names: set[str] = set()
+        for index, digest in enumerate(self.digests):
+            if digest.name in digest_names:
+                problems.append(f"digests[{index}].name: duplicate digest name '{digest.name}'")
+            digest_names.add(digest.name)
+            for brand_key in digest.brands:
+                if brand_key not in self.brands:
+                    problems.append(f"digests[{index}].brands: no brand '{brand_key}' in [brands]")
         if self.notify.fallback is not None and self.notify.fallback not in channel_names:
             problems.append(f"notify.fallback: no channel '{self.notify.fallback}' in [channels]")
+        for key, name in (("replies.template_channel", self.replies.template_channel),
+                          ("sla.lead_channel", self.sla.lead_channel),
+                          ("health.ops_channel", self.health.ops_channel)):
+            if name is not None and name not in channel_names:
+                problems.append(f"{key}: no channel '{name}' in [channels]")
         if problems:
             raise ValueError("\n".join(problems))
         return self
