@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -145,7 +145,26 @@ class RouteConfig(_Strict):
     sources: list[str] = Field(default_factory=list)
     kinds: list[Kind] = Field(default_factory=lambda: [Kind.COMPLAINT, Kind.QUESTION])
     min_severity: Severity = Severity.NORMAL
-    channels: list[str] = Field(min_length=1)
+    # Exactly these severities (empty = min_severity decides).
+    severities: list[Severity] = Field(default_factory=list)
+    # Language codes (ISO 639-1) of the mention; empty = any.
+    languages: list[str] = Field(default_factory=list)
+    # true: only incident alerts; false: only single mentions; unset: both.
+    incident: bool | None = None
+    # Channel names from [channels]. Also allowed (in channels or targets): "oncall:NAME"
+    # (whoever is on call in [oncall.NAME]), "member:NAME", "tag:TAG" (entries of
+    # notify.apprise_config with that tag) and apprise URLs. See docs/alerting.md.
+    channels: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_targets(self) -> RouteConfig:
+        if not self.channels and not self.targets:
+            raise ValueError("a route needs channels or targets")
+        return self
+
+    def all_targets(self) -> list[str]:
+        return [*self.channels, *(t for t in self.targets if t not in self.channels)]
 
 
 class NotifyConfig(_Strict):
@@ -159,6 +178,19 @@ class NotifyConfig(_Strict):
     quick_retries: int = Field(default=2, ge=1, le=10)
     # Every matching route gets the alert ("all") or just the first one ("first").
     route_mode: str = Field(default="all", pattern="^(all|first)$")
+    # -- alert path (docs/alerting.md) --
+    # Outside [hours]: "send" everything at once, or "batch": critical alerts go at once
+    # (and page the on-call member of page_oncall), the rest wait for business hours
+    # and arrive as one message per channel.
+    after_hours: Literal["send", "batch"] = "send"
+    # The [oncall.NAME] schedule paged for critical mentions after hours ("" = none).
+    page_oncall: str = ""
+    # Storm protection: more than rate_limit alerts to one channel within rate_window
+    # become one summary message (0 = no limit).
+    rate_limit: int = Field(default=0, ge=0, le=10_000)
+    rate_window: Duration = timedelta(minutes=10)
+    # An apprise YAML/TEXT config file whose entries routes reach as "tag:TAG".
+    apprise_config: str = ""
 
 
 class LifecycleConfig(_Strict):
@@ -392,6 +424,75 @@ class SupportHoursConfig(_Strict):
         return SupportHours.parse(self.timezone, self.weekly, self.holidays)
 
 
+class MemberConfig(_Strict):
+    """A person of the rapid-response group: their own channels and time zone."""
+
+    name: str = ""
+    # apprise URLs (secrets as ${ENV}); mailto:// gets HTML, SMS services short text.
+    urls: list[str] = Field(min_length=1)
+    # Deadlines in their alerts are shown in this zone.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        SupportHours.parse(value)
+        return value
+
+
+class OverrideConfig(_Strict):
+    member: str
+    # Local date-times in the schedule's zone (or with an offset).
+    start: datetime
+    end: datetime
+
+
+class OnCallConfig(_Strict):
+    """One on-call schedule: a rotation among members, overrides, or an .ics calendar."""
+
+    timezone: str = "UTC"
+    # The hours this schedule covers; unset = around the clock (a real night rota).
+    hours: SupportHoursConfig | None = None
+    members: list[str] = Field(default_factory=list)
+    rotation: Literal["daily", "weekly"] = "weekly"
+    # Hand-off time (schedule's zone) and, for weekly rotations, the weekday.
+    handoff: str = "09:00"
+    handoff_day: str = "mon"
+    # The first member starts at the first hand-off on or after this date.
+    start: date = date(2026, 1, 5)
+    overrides: list[OverrideConfig] = Field(default_factory=list)
+    # An iCalendar file of shifts: each event's summary names a member.
+    calendar: str = ""
+
+    @model_validator(mode="after")
+    def _valid(self) -> OnCallConfig:
+        SupportHours.parse(self.timezone)
+        if not self.members and not self.calendar and not self.overrides:
+            raise ValueError("name members (a rotation), a calendar or overrides")
+        from monitor.core.hours import parse_clock
+        from monitor.core.oncall import handoff_day
+
+        handoff_day(self.handoff_day)
+        parse_clock(self.handoff)
+        return self
+
+
+class EscalationTierConfig(_Strict):
+    # Sent this long after the previous tier's alert if nobody acknowledged it.
+    after: Duration = timedelta(minutes=15)
+    targets: list[str] = Field(min_length=1)
+
+
+class EscalationConfig(_Strict):
+    """Unacknowledged alerts go to the next tier (backup, then lead), until acked."""
+
+    # Alerts about mentions at least this severe escalate (incident alerts always do).
+    min_severity: Severity = Severity.HIGH
+    tiers: list[EscalationTierConfig] = Field(default_factory=list)
+    # The signed acknowledgement link in every alert is valid this long.
+    ack_link_lifetime: Duration = timedelta(days=7)
+
+
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
@@ -405,6 +506,9 @@ class Config(_Strict):
     web: WebConfig | None = None
     # The team's support hours (after-hours batching, SLA clock); on-call may name its own.
     hours: SupportHoursConfig = Field(default_factory=SupportHoursConfig)
+    members: dict[str, MemberConfig] = Field(default_factory=dict)
+    oncall: dict[str, OnCallConfig] = Field(default_factory=dict)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     replies: RepliesConfig = Field(default_factory=RepliesConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
@@ -426,9 +530,11 @@ class Config(_Strict):
                 problems.append(f"sources[{index}].brand: no brand '{source.brand}' in [brands]")
         channel_names = set(self.channels) | {CONSOLE_CHANNEL}
         for index, route in enumerate(self.routes):
-            for name in route.channels:
-                if name not in channel_names:
-                    problems.append(f"routes[{index}].channels: no channel '{name}' in [channels]")
+            for field_name, names in (("channels", route.channels), ("targets", route.targets)):
+                for name in names:
+                    problem = self._target_problem(name, channel_names)
+                    if problem:
+                        problems.append(f"routes[{index}].{field_name}: {problem}")
             for brand_key in route.brands:
                 if brand_key not in self.brands:
                     problems.append(f"routes[{index}].brands: no brand '{brand_key}' in [brands]")
@@ -445,14 +551,45 @@ class Config(_Strict):
                     problems.append(f"digests[{index}].brands: no brand '{brand_key}' in [brands]")
         if self.notify.fallback is not None and self.notify.fallback not in channel_names:
             problems.append(f"notify.fallback: no channel '{self.notify.fallback}' in [channels]")
-        for key, name in (("replies.template_channel", self.replies.template_channel),
-                          ("sla.lead_channel", self.sla.lead_channel),
-                          ("health.ops_channel", self.health.ops_channel)):
-            if name is not None and name not in channel_names:
-                problems.append(f"{key}: no channel '{name}' in [channels]")
+        for key, wanted in (("replies.template_channel", self.replies.template_channel),
+                            ("sla.lead_channel", self.sla.lead_channel),
+                            ("health.ops_channel", self.health.ops_channel)):
+            if wanted is not None and wanted not in channel_names:
+                problems.append(f"{key}: no channel '{wanted}' in [channels]")
+        problems.extend(self._alerting_problems(channel_names))
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _target_problem(self, target: str, channel_names: set[str]) -> str | None:
+        """What is wrong with a route/escalation target, or None (docs/alerting.md)."""
+        kind, _, name = target.partition(":")
+        if kind == "oncall" and name:
+            return None if name in self.oncall else f"no schedule '{name}' in [oncall]"
+        if kind == "member" and name:
+            return None if name in self.members else f"no member '{name}' in [members]"
+        if kind == "tag" and name:
+            return None if self.notify.apprise_config else \
+                f"'{target}' needs notify.apprise_config"
+        if "://" in target:
+            return None
+        return None if target in channel_names else f"no channel '{target}' in [channels]"
+
+    def _alerting_problems(self, channel_names: set[str]) -> list[str]:
+        problems = []
+        for name, schedule in self.oncall.items():
+            for member in [*schedule.members, *(o.member for o in schedule.overrides)]:
+                if member not in self.members:
+                    problems.append(f"oncall.{name}: no member '{member}' in [members]")
+        for index, tier in enumerate(self.escalation.tiers):
+            for target in tier.targets:
+                problem = self._target_problem(target, channel_names)
+                if problem:
+                    problems.append(f"escalation.tiers[{index}].targets: {problem}")
+        if self.notify.page_oncall and self.notify.page_oncall not in self.oncall:
+            problems.append(f"notify.page_oncall: no schedule '{self.notify.page_oncall}' "
+                            "in [oncall]")
+        return problems
 
     def source(self, source_id: str) -> SourceConfig:
         for source in self.sources:

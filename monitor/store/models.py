@@ -63,6 +63,8 @@ class Mention(SQLModel, table=True):
         Index("ix_mention_brand_first_seen", "brand", "first_seen_at"),
         # The SLA sweeper and the inbox: open complaints by deadline.
         Index("ix_mention_status_sla_due", "status", "sla_due_at"),
+        # Source health (issue 6): a source's latest mentions, to learn its usual rate.
+        Index("ix_mention_source_published", "source_id", "published_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -221,6 +223,8 @@ class PublicReply(SQLModel, table=True):
     is_template: bool = False
     # How many other replies of the brand are near-identical to this one.
     template_matches: int = 0
+    # The text it is compared by (core/templates.py normalise); issue 6, reply side.
+    normalized: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Note(SQLModel, table=True):
@@ -265,6 +269,17 @@ class DigestRun(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
     error: str | None = None
+    # -- weekly digest (issue 7): status also "sending" (handed to SMTP: never re-sent
+    # automatically) and "interrupted" (the process died while sending; see docs/digest.md).
+    attempts: int = 0
+    # A failed run is retried from then on (None: not retried automatically).
+    next_attempt_at: datetime | None = _time(nullable=True)
+    # When the current attempt claimed the row (a stale "pending" claim is taken over).
+    claimed_at: datetime | None = _time(nullable=True)
+    # How many recipients accepted the last send.
+    recipients: int = 0
+    # Mail servers (hashes of their URL) that took this digest: a retry skips them.
+    delivered: list[str] | None = _json()
 
 
 class Alert(SQLModel, table=True):

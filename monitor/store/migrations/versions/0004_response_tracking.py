@@ -121,8 +121,36 @@ def upgrade() -> None:
     )
 
 
+    # -- weekly digest (issue 7): retries of a failed send and the claim of a run
+    with op.batch_alter_table('digest_run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('next_attempt_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', monitor.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('recipients', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('delivered', sa.JSON(), nullable=True))
+
+    # -- public replies and source health (issue 6, reply side): the normalised text a
+    # reply is compared by (templates), and a source's mentions by time (silence)
+    with op.batch_alter_table('public_reply', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('normalized', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=''))
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.create_index('ix_mention_source_published', ['source_id', 'published_at'], unique=False)
+
 
 def downgrade() -> None:
+    # -- public replies and source health (issue 6, reply side)
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.drop_index('ix_mention_source_published')
+    with op.batch_alter_table('public_reply', schema=None) as batch_op:
+        batch_op.drop_column('normalized')
+
+    # -- weekly digest (issue 7)
+    with op.batch_alter_table('digest_run', schema=None) as batch_op:
+        batch_op.drop_column('delivered')
+        batch_op.drop_column('recipients')
+        batch_op.drop_column('claimed_at')
+        batch_op.drop_column('next_attempt_at')
+        batch_op.drop_column('attempts')
     # -- web triage (issue 8)
     op.drop_table('ignore_rule')
 

@@ -1,0 +1,317 @@
+"""The company's public replies: detected at ingest, recorded once, compared for templates.
+
+A public reply reaches us two ways:
+
+- **site reply data**: the review site shows the company's answer under the
+  review (Trustpilot, Google Play, Yelp owner replies, an HN/Reddit answer by
+  the brand folded in by the spider): ``MentionItem.company_replies``;
+- **a brand-account post**: a post by one of the brand's own accounts
+  (``[brands.X] accounts``, or marked ``extra.company_account`` by the spider)
+  that answers a stored mention: ``reply_to`` is the mention's external id or
+  URL, or the thread root (``extra.post_id``) is.
+
+Each is one ``public_reply`` row, unique on (mention, hash of the normalised
+text), inserted with ON CONFLICT DO NOTHING: a re-crawl, a second source or a
+second daemon never doubles it. The first one stops the mention's SLA clock
+(``first_reply_at``, earliest wins) and moves an open, acknowledged or snoozed
+mention to "replied". A new reply near-identical to ``template_min_matches`` or
+more of the brand's recent replies is flagged a template (core/templates.py).
+
+Everything here runs inside ingest's transaction (``on_ingest``), so a reply is
+committed with the sighting that revealed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from monitor.config import Config
+from monitor.core.classify import Kind, Verdict
+from monitor.core.dedupe import canonical_url
+from monitor.core.templates import Candidate, body_hash, is_template, near_identical, normalise
+from monitor.sla import SlaClock
+from monitor.store import Mention, Store
+from monitor.store.models import PublicReply
+from spiders.items import MentionItem, to_utc
+
+log = logging.getLogger(__name__)
+
+#: Mention statuses a reply moves to "replied" (resolved / not a complaint stay as they are).
+REPLYABLE = ("open", "acknowledged", "snoozed")
+
+
+@dataclass(frozen=True)
+class ReplySeen:
+    """A public reply found in a crawl, not yet recorded."""
+
+    mention_id: int
+    text: str
+    author: str | None
+    published: datetime | None
+    # site | account
+    detected_by: str = "site"
+    reply_mention_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record`` did: new reply rows, and which of them are templates."""
+
+    new: int
+    templates: int
+    alerts: list[dict[str, Any]]
+
+
+class Replies:
+    """Reply detection and template flagging, configured once per process."""
+
+    def __init__(self, store: Store, config: Config, sla: SlaClock | None = None) -> None:
+        self.store = store
+        self.settings = config.replies
+        self.spiders = {source.id: source.spider for source in config.sources}
+        self.own_accounts = {
+            (key, site): {account.casefold() for account in accounts}
+            for key, brand in config.brands.items()
+            for site, accounts in brand.accounts.items()
+        }
+        self.any_account = {name for names in self.own_accounts.values() for name in names}
+        self.brand_names = {key: brand.name for key, brand in config.brands.items()}
+        self.sla = sla if sla is not None else SlaClock(store, config)
+
+    # -- from ingest -----------------------------------------------------------------
+
+    def on_ingest(self, session: Session,
+                  sightings: Sequence[tuple[int, MentionItem, tuple[str | None, Verdict] | None]],
+                  now: datetime) -> list[dict[str, Any]]:
+        """Replies revealed by this batch, and SLA clocks for its new complaints.
+
+        ``sightings``: (mention id, item, (brand, verdict) for a mention stored by this
+        batch else None). Returns outbox rows (template alerts) for ingest to insert.
+        """
+        replies: list[ReplySeen] = []
+        account_posts: list[tuple[int, MentionItem]] = []
+        complaints: list[tuple[int, str, datetime]] = []
+        for mention_id, item, decided in sightings:
+            for reply in item.company_replies:
+                replies.append(ReplySeen(mention_id, reply.text, reply.author,
+                                         to_utc(reply.published) if reply.published else None))
+            if self._maybe_own_account(item):
+                account_posts.append((mention_id, item))
+            if decided is not None:
+                brand, verdict = decided
+                if brand is not None and verdict.kind is Kind.COMPLAINT and not item.removed:
+                    complaints.append((mention_id, verdict.severity.value, now))
+        if complaints:
+            self.sla.start(session, complaints)
+        if account_posts:
+            replies.extend(self._account_replies(session, account_posts, now))
+        if not replies:
+            return []
+        return self.record(session, replies, now).alerts
+
+    def _maybe_own_account(self, item: MentionItem) -> bool:
+        if item.extra.get("company_account"):
+            return True
+        return bool(item.author) and (item.author or "").casefold() in self.any_account
+
+    def _account_replies(self, session: Session, posts: list[tuple[int, MentionItem]],
+                         now: datetime) -> list[ReplySeen]:
+        """Brand-account posts that answer a stored mention of the same brand."""
+        ids = [mention_id for mention_id, _item in posts]
+        brands = dict(session.execute(
+            select(col(Mention.id), col(Mention.brand)).where(col(Mention.id).in_(ids))).all())
+        found: list[ReplySeen] = []
+        for mention_id, item in posts:
+            brand = brands.get(mention_id)
+            site = self.spiders.get(item.source_id, "")
+            own = item.extra.get("company_account") or (item.author or "").casefold() in \
+                self.own_accounts.get((brand or "", site), set())
+            if not own:
+                continue
+            parent = self._parent(session, item, brand)
+            if parent is None or parent == mention_id:
+                continue
+            found.append(ReplySeen(parent, item.body, item.author,
+                                   to_utc(item.published) if item.published else None,
+                                   detected_by="account", reply_mention_id=mention_id))
+        return found
+
+    def _parent(self, session: Session, item: MentionItem, brand: str | None) -> int | None:
+        """The stored mention a brand post answers: its reply_to (an external id on the
+        same source, or a URL), else the root of its thread (extra.post_id)."""
+        targets = [value for value in (item.reply_to, item.extra.get("post_id"))
+                   if isinstance(value, str) and value]
+        for target in targets:
+            conditions = [and_(col(Mention.source_id) == item.source_id,
+                               col(Mention.external_id) == target)]
+            canonical = canonical_url(target) if target.startswith(("http://", "https://")) \
+                else None
+            if canonical:
+                conditions.append(col(Mention.canonical_url) == canonical)
+            statement = select(col(Mention.id)).where(or_(*conditions))
+            if brand is not None:
+                statement = statement.where(
+                    or_(col(Mention.brand) == brand, col(Mention.brand).is_(None)))
+            parent = session.scalars(statement.order_by(col(Mention.id)).limit(1)).first()
+            if parent is not None:
+                return int(parent)
+        return None
+
+    # -- recording -------------------------------------------------------------------
+
+    def record(self, session: Session, replies: Sequence[ReplySeen], now: datetime) -> Recorded:
+        """Insert replies not seen before; stop clocks; flag templates. Idempotent."""
+        ids = sorted({reply.mention_id for reply in replies})
+        mentions = {row.id: row for row in session.execute(
+            select(col(Mention.id), col(Mention.brand), col(Mention.author))
+            .where(col(Mention.id).in_(ids)))}
+        rows: dict[tuple[int, str], dict[str, Any]] = {}
+        for reply in replies:
+            mention = mentions.get(reply.mention_id)
+            if mention is None:
+                continue
+            normalized = normalise(reply.text, [mention.author or "", reply.author or ""])
+            digest = body_hash(normalized)
+            rows.setdefault((reply.mention_id, digest), {
+                "mention_id": reply.mention_id, "brand": mention.brand, "author": reply.author,
+                "body": reply.text[:20_000], "body_hash": digest, "normalized": normalized,
+                "replied_at": reply.published or now, "detected_by": reply.detected_by,
+                "reply_mention_id": reply.reply_mention_id, "is_template": False,
+                "template_matches": 0,
+            })
+        if not rows:
+            return Recorded(0, 0, [])
+        ordered = [rows[key] for key in sorted(rows)]
+        table: Any = PublicReply.__table__  # type: ignore[attr-defined]
+        inserted: list[tuple[int, int, str]] = [
+            (row[0], row[1], row[2]) for row in session.execute(
+                self.store.insert_ignore(PublicReply).returning(
+                    table.c.id, table.c.mention_id, table.c.body_hash), ordered)]
+        if not inserted:
+            return Recorded(0, 0, [])
+        new_rows = [(reply_id, rows[(mention_id, digest)])
+                    for reply_id, mention_id, digest in inserted]
+        self._stop_clocks(session, new_rows)
+        flagged = self._flag_templates(session, new_rows, now)
+        log.info("public_replies new=%s templates=%s", len(new_rows), len(flagged))
+        return Recorded(len(new_rows), len(flagged), self._template_alerts(flagged, now))
+
+    def _stop_clocks(self, session: Session, new_rows: list[tuple[int, dict[str, Any]]]) -> None:
+        earliest: dict[int, datetime] = {}
+        for _reply_id, row in new_rows:
+            at = row["replied_at"]
+            if row["mention_id"] not in earliest or at < earliest[row["mention_id"]]:
+                earliest[row["mention_id"]] = at
+        table: Any = Mention.__table__  # type: ignore[attr-defined]
+        params = [{"m": mention_id, "t": at} for mention_id, at in sorted(earliest.items())]
+        # Conditional: the earliest reply wins, whichever process sees which first.
+        session.execute(
+            update(table).where(table.c.id == bindparam("m"),
+                                or_(table.c.first_reply_at.is_(None),
+                                    table.c.first_reply_at > bindparam("t")))
+            .values(first_reply_at=bindparam("t")), params)
+        session.execute(
+            update(table).where(table.c.id == bindparam("m"), table.c.status.in_(REPLYABLE))
+            .values(status="replied"), [{"m": mention_id} for mention_id in sorted(earliest)])
+
+    def _flag_templates(self, session: Session, new_rows: list[tuple[int, dict[str, Any]]],
+                        now: datetime) -> list[tuple[int, dict[str, Any], int]]:
+        """(reply id, row, matches) of the new replies that are templates.
+
+        Each new reply is compared with the brand's replies of the last
+        ``template_window`` (newest ``template_candidates``, by the brand+time index),
+        the batch's own new replies included and replies to the same mention excluded.
+        The older replies it matches gain a match too (and become templates at K).
+        """
+        if self.store.dialect == "postgresql":
+            # Two daemons flagging at once would each miss the other's new replies.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('rm-replies'))"))
+        settings = self.settings
+        by_brand: dict[str | None, list[tuple[int, dict[str, Any]]]] = {}
+        for reply_id, row in new_rows:
+            by_brand.setdefault(row["brand"], []).append((reply_id, row))
+        new_ids = {reply_id for reply_id, _row in new_rows}
+        flagged: list[tuple[int, dict[str, Any], int]] = []
+        updates: list[dict[str, Any]] = []
+        older_matches: dict[int, int] = {}
+        for brand, group in by_brand.items():
+            brand_filter = col(PublicReply.brand) == brand if brand is not None \
+                else col(PublicReply.brand).is_(None)
+            stored = session.execute(
+                select(col(PublicReply.id), col(PublicReply.mention_id),
+                       col(PublicReply.normalized))
+                .where(brand_filter,
+                       col(PublicReply.replied_at) >= now - settings.template_window)
+                .order_by(col(PublicReply.replied_at).desc())
+                .limit(settings.template_candidates)).all()
+            known = {row.id for row in stored}
+            extra = [(reply_id, row["mention_id"], row["normalized"]) for reply_id, row in group
+                     if reply_id not in known]
+            pool = [(row.id, row.mention_id, row.normalized) for row in stored] + extra
+            for reply_id, row in group:
+                candidates = [Candidate(other_id, normalized)
+                              for other_id, mention_id, normalized in pool
+                              if other_id != reply_id and mention_id != row["mention_id"]]
+                matches = near_identical(row["normalized"], candidates,
+                                         settings.template_similarity)
+                template = is_template(len(matches), settings.template_min_matches)
+                updates.append({"r": reply_id, "n": len(matches), "t": template})
+                if template:
+                    flagged.append((reply_id, row, len(matches)))
+                for other in matches:
+                    if other not in new_ids:
+                        older_matches[other] = older_matches.get(other, 0) + 1
+        table: Any = PublicReply.__table__  # type: ignore[attr-defined]
+        if updates:
+            session.execute(update(table).where(table.c.id == bindparam("r"))
+                            .values(template_matches=bindparam("n"), is_template=bindparam("t")),
+                            updates)
+        if older_matches:
+            session.execute(
+                update(table).where(table.c.id == bindparam("r"))
+                .values(template_matches=table.c.template_matches + bindparam("n")),
+                [{"r": reply_id, "n": count} for reply_id, count in sorted(older_matches.items())])
+            session.execute(
+                update(table).where(table.c.id.in_(sorted(older_matches)),
+                                    table.c.template_matches >= settings.template_min_matches)
+                .values(is_template=True))
+        return flagged
+
+    def _template_alerts(self, flagged: list[tuple[int, dict[str, Any], int]],
+                         now: datetime) -> list[dict[str, Any]]:
+        channel = self.settings.template_channel
+        if channel is None:
+            return []
+        alerts = []
+        for reply_id, row, matches in flagged:
+            key = f"rm-tpl{reply_id}-{channel}"
+            brand = self.brand_names.get(row["brand"] or "", row["brand"] or "")
+            excerpt = row["body"] if len(row["body"]) <= 400 else row["body"][:399] + "…"
+            alerts.append({
+                "mention_id": row["mention_id"], "channel": channel, "idempotency_key": key,
+                "status": "pending", "purpose": "template_reply",
+                "title": f"[template reply] {brand}: a public reply matches {matches} others",
+                "body": (f"A public reply for {brand} is near-identical to {matches} other "
+                         f"replies: customers see a copy-paste answer.\n"
+                         f"By: {row['author'] or 'unknown'} ({row['detected_by']})\n"
+                         f"{excerpt}\nref: {key}"),
+                "attempts": 0, "next_attempt_at": now, "created_at": now,
+            })
+        return alerts
+
+
+def time_to_first_reply(mention: Mention) -> float | None:
+    """Seconds from the post (or our first sight of it) to the company's first public
+    reply; None while unanswered."""
+    if mention.first_reply_at is None:
+        return None
+    start = mention.published_at or mention.first_seen_at
+    return max(0.0, (mention.first_reply_at - start).total_seconds())
