@@ -186,6 +186,9 @@ class RuleClassifier:
         self.detector: Callable[[str], str | None] = detector or LanguageDetector(self.languages)
         self.threshold = threshold
         self.service_stories = service_stories
+        # Complaint evidence (with no more praise than this less) at which a
+        # question counts as a complaint put as a question.
+        self.question_complaint = 0.6
         # A customer story (service words, see the lexicons' ``service``) counts as
         # a complaint when it holds no praise and at least a hint of trouble (a
         # negation, "still", "without"...): plain stories of orders that went
@@ -271,6 +274,15 @@ class RuleClassifier:
         score = 1.0 / (1.0 + math.exp(-2.0 * (margin - self.threshold)))
         if complaint >= 1.0 and margin >= self.threshold:
             kind = Kind.COMPLAINT
+        elif (signals.question and complaint >= self.question_complaint
+              and margin >= self.question_complaint):
+            # A question that carries complaint words and no praise ("why does
+            # every update reset my settings?", "how many times do I have to
+            # send it?") is a complaint put as a question: it needs the same
+            # visible reply.
+            kind = Kind.COMPLAINT
+            score = max(score, 0.55)
+            tally.reasons.append("question that complains")
         elif signals.question:
             kind = Kind.QUESTION
         elif signals.job_ad and complaint < 1.0:

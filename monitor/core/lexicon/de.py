@@ -54,6 +54,18 @@ LEXICON = Lexicon(
         "auch noch": 0.6,
         "im ernst": 1.0, "ernsthaft": 1.0, "nicht mehr": 1.0,
         "steht still": 1.2,
+        # implicit trouble: a fault told without judging words (added for recall,
+        # from the development sets dev3 and fresh; general cues, not items)
+        "wie oft": 1.2, "wie oft noch": 1.8, "ist das normal": 1.2, "im jahr 2024": 0.8,
+        "in 2024": 0.8, "jedes einzelne mal": 1.2, "trotzdem": 0.8,
+        "hat sich schon gelöst": 1.5, "sich schon gelöst": 1.5, "abgebrochen": 1.2,
+        "abgefallen": 1.2, "abgelöst": 1.2, "gebrochen": 1.2,
+        "beim ersten": 0.5, "nach der ersten": 0.6, "geld genommen": 1.2,
+        "geld abgebucht": 1.2, "abgebucht": 0.6, "belastet": 0.8, "doppelt": 0.6,
+        "ist nie": 1.2,
+        "liegt immer noch": 1.2, "immer noch": 0.5,
+        "strafzettel": 0.6, "storniert": 0.5,
+        "ohne": 0.4,
     },
     positive={
         "gut": 1.2, "gute": 1.0, "guter": 1.0, "gutes": 1.0, "guten": 1.0, "super": 1.8,

@@ -51,6 +51,16 @@ LEXICON = Lexicon(
         "esperando": 0.8, "se va": 0.6, "no llegaban": 1.2, "sigue sin": 1.5, "encima": 0.6,
         "tarde": 0.8,
         "en serio": 1.0, "no vuelvo": 1.5,
+        # implicit trouble: a fault told without judging words (added for recall,
+        # from the development sets dev3 and fresh; general cues, not items)
+        "cuantas veces": 1.5, "es normal": 1.0, "en 2024": 0.8, "en 2025": 0.8,
+        "en 2026": 0.8, "cada vez que": 0.6, "aun asi": 0.8, "igualmente": 0.3,
+        "ya se ha despegado": 1.5, "despegado": 1.2, "se ha despegado": 1.2, "se rompio": 1.2,
+        "la primera vez": 0.4,
+        "primer lavado": 0.6, "cobro": 0.5, "dos veces": 0.6,
+        "nunca volvio": 1.5, "nunca llego": 1.8, "sigue parado": 1.5,
+        "multa": 0.6, "cancele": 0.5,
+        "dan largas": 1.5, "fria": 0.8, "frio": 0.8,
     },
     positive={
         "bien": 1.0, "muy bien": 1.5, "bueno": 1.2, "buena": 1.2, "buenos": 1.0,

@@ -52,6 +52,17 @@ LEXICON = Lexicon(
         "coupe": 1.0, "ne serait pas possible": 1.0, "pas possible": 0.8,
         "toujours pas revenu": 1.5, "en plus": 0.3, "tard": 0.8,
         "sérieusement": 1.0, "sérieux": 0.8,
+        # implicit trouble: a fault told without judging words (added for recall,
+        # from the development sets dev3 and fresh; general cues, not items)
+        "combien de fois": 1.5, "c'est normal": 1.0, "en 2024": 0.8, "en 2025": 0.8,
+        "en 2026": 0.8, "a chaque fois": 0.8, "quand meme": 0.8, "s'est deja": 1.2,
+        "deja decolle": 1.5, "decolle": 1.2, "cassee": 1.2, "s'est cassee": 1.5,
+        "fissure*": 1.2, "tombe en panne": 1.5, "des la premiere": 0.6, "premier lavage": 0.6,
+        "pris mon argent": 1.2, "debite": 0.8, "deux fois": 0.6,
+        "n'est jamais": 1.2, "jamais revenu": 1.5,
+        "toujours bloque": 1.5, "bloque": 1.0, "encore une": 0.6, "amende": 0.6,
+        "annulee": 0.5, "annule": 0.4, "attendais mieux": 1.5,
+        "sans prevenir": 1.2,
     },
     positive={
         "bien": 1.0, "très bien": 1.5, "bon": 1.0, "bonne": 1.0, "bons": 1.0,
