@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         classify_cmd.add_parser(sub)
+    from monitor.web import cli as web_cli
+
+    web_cli.add_parser(sub)
     return parser
 
 
@@ -117,6 +120,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monitor import classify_cmd
 
         return classify_cmd.run(args)
+    if command == "web":
+        from monitor.web import cli as web_cli
+
+        return web_cli.run(args)
     raise AssertionError(command)
 
 

@@ -76,6 +76,9 @@ class Daemon:
     async def run_forever(self) -> int:
         self._install_signal_handlers()
         log.info("daemon_started sources=%s", sum(1 for s in self.config.sources if s.enabled))
+        from monitor.web.server import start_in_daemon  # the inbox, when [web] is set
+
+        web = await start_in_daemon(self)
         dispatcher = asyncio.create_task(self._dispatch_loop())
         try:
             while not self.stopping.is_set():
@@ -84,6 +87,8 @@ class Daemon:
                     await asyncio.wait_for(self.stopping.wait(), self.tick)
         finally:
             await self._shutdown(dispatcher)
+            if web is not None:
+                await web.stop()
         return 0
 
     def stop(self) -> None:

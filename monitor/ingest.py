@@ -26,6 +26,7 @@ from monitor.core.threads import PriorMessage, follow_up
 from monitor.incidents import Incidents, NewComplaint
 from monitor.notify.render import alert_body, alert_title
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
+from monitor.triage import apply_ignore_rules, load_ignore_rules
 from spiders.items import MentionItem, to_utc
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,15 @@ class Ingestor:
                 alerts.extend(self._seen_again(session, prepared, seen, now, result))
             rows: list[dict[str, Any]] = []
             verdicts: dict[str, tuple[str | None, Verdict]] = {}
+            # "Not a complaint" in the inbox taught these (monitor/triage.py).
+            ignore = load_ignore_rules(session) if len(seen) < len(keys) else []
             for key in keys:
                 if key in seen:
                     continue
                 entry = prepared[key]
                 brand, verdict = self._decide(entry.item)
+                verdict = apply_ignore_rules(ignore, brand, self._author_key(entry.item, brand),
+                                             entry.item, verdict)
                 verdicts[key] = (brand, verdict)
                 rows.append(self._mention_row(entry, brand, verdict, now))
             # A fixed order, so two processes inserting the same batch wait for each other

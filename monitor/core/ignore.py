@@ -7,8 +7,10 @@ Pure: the rules are loaded by the caller; nothing here reads the store or the cl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from monitor.core.classify import Kind, Severity, Verdict
 
 AUTHOR = "author"
 PHRASE = "phrase"
@@ -55,3 +57,16 @@ def matching_rule(rules: Iterable[IgnoreRule], brand: str | None, author_key: st
             if rule.value in folded:
                 return rule
     return None
+
+
+def apply(rules: Sequence[IgnoreRule], brand: str | None, author_key: str | None,
+          title: str | None, body: str, verdict: Verdict) -> Verdict:
+    """The verdict ingest stores: "other" (alerts nobody) when an ignore rule of the brand
+    matches a complaint or question, the classifier's verdict otherwise."""
+    if not rules or verdict.kind not in (Kind.COMPLAINT, Kind.QUESTION):
+        return verdict
+    rule = matching_rule(rules, brand, author_key, f"{title or ''}\n{body}")
+    if rule is None:
+        return verdict
+    return replace(verdict, kind=Kind.OTHER, severity=Severity.LOW,
+                   reasons=(*verdict.reasons, rule.describe()))

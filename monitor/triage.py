@@ -1,0 +1,234 @@
+"""Triage actions on stored mentions: acknowledge, assign, snooze, mark replied, resolve,
+reopen, "not a complaint" (which feeds the brand's ignore rules) and notes.
+
+Shared by the web inbox, the JSON API and bulk actions. Every action is one
+transaction; status changes are conditional UPDATEs following ``core/triage.py`` so
+concurrent responders never undo each other's work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from monitor.core import ignore as ignore_rules
+from monitor.core.classify import Verdict
+from monitor.core.triage import TRANSITIONS
+from monitor.errors import MonitorError
+from monitor.store import Alert, Mention, Store
+from monitor.store.models import IgnoreRule, Note
+
+log = logging.getLogger(__name__)
+
+MAX_NOTE = 10_000
+MAX_BULK = 500
+
+
+class TriageError(MonitorError):
+    """A triage action cannot be done as asked (unknown mention, empty note, ...)."""
+
+
+class NotFound(TriageError):
+    pass
+
+
+def _ids(mention_ids: Sequence[int]) -> list[int]:
+    ids = sorted({int(i) for i in mention_ids})
+    if not ids:
+        raise TriageError("select at least one mention")
+    if len(ids) > MAX_BULK:
+        raise TriageError(f"at most {MAX_BULK} mentions at once")
+    return ids
+
+
+def _existing(session: Session, ids: list[int]) -> list[int]:
+    found = list(session.scalars(select(col(Mention.id)).where(col(Mention.id).in_(ids))))
+    if len(ids) == 1 and not found:
+        raise NotFound(f"no mention {ids[0]}")
+    return [i for i in found if i is not None]
+
+
+def _transition(session: Session, action: str, ids: list[int],
+                values: dict[str, Any]) -> int:
+    transition = TRANSITIONS[action]
+    statement = update(Mention).where(col(Mention.id).in_(ids),
+                                      col(Mention.status).in_(transition.from_statuses))
+    if transition.to_status is not None:
+        values = {"status": transition.to_status, **values}
+    result = session.execute(statement.values(**values))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _log(action: str, ids: list[int], by: str, changed: int) -> None:
+    log.info("triage action=%s mentions=%s changed=%s by=%s", action,
+             ",".join(map(str, ids[:20])) + ("..." if len(ids) > 20 else ""), changed, by)
+
+
+def acknowledge(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
+    """Someone has it: stops the escalation of its alerts (through the alert path's
+    ``acknowledge_mention`` when installed) and ends a snooze. Returns how many changed."""
+    ids = _ids(mention_ids)
+    with store.session() as session:
+        ids = _existing(session, ids)
+        before = dict(session.execute(select(col(Mention.id), col(Mention.status))
+                                      .where(col(Mention.id).in_(ids))).tuples().all())
+    routing_ack = _routing_acknowledge()
+    if routing_ack is not None:
+        for mention_id in ids:
+            routing_ack(store, mention_id, by, now)
+    with store.session() as session:
+        _transition(session, "acknowledge", ids,
+                    {"acknowledged_at": now, "acknowledged_by": by[:200],
+                     "snoozed_until": None})
+        session.execute(update(Mention).where(col(Mention.id).in_(ids),
+                                              col(Mention.acknowledged_at).is_(None))
+                        .values(acknowledged_at=now, acknowledged_by=by[:200]))
+        if routing_ack is None:
+            session.execute(update(Alert).where(col(Alert.mention_id).in_(ids),
+                                                col(Alert.acked_at).is_(None))
+                            .values(acked_at=now, acked_by=by[:200], escalate_at=None))
+    changed = sum(1 for status in before.values()
+                  if status in TRANSITIONS["acknowledge"].from_statuses)
+    _log("acknowledge", ids, by, changed)
+    return changed
+
+
+def _routing_acknowledge() -> Any:
+    try:
+        from monitor.notify import escalation  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    return getattr(escalation, "acknowledge_mention", None)
+
+
+def assign(store: Store, mention_ids: Sequence[int], assignee: str | None, by: str,
+           now: datetime) -> int:
+    ids = _ids(mention_ids)
+    name = (assignee or "").strip()[:200] or None
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "assign", ids, {"assignee": name})
+    _log("assign", ids, by, changed)
+    return changed
+
+
+def snooze(store: Store, mention_ids: Sequence[int], until: datetime, by: str,
+           now: datetime) -> int:
+    if until <= now:
+        raise TriageError("snooze until a time in the future")
+    ids = _ids(mention_ids)
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "snooze", ids, {"snoozed_until": until})
+    _log("snooze", ids, by, changed)
+    return changed
+
+
+def mark_replied(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
+    """The team replied publicly (seen by a person before the crawler saw it): the
+    public-reply clock stops at the first reply."""
+    ids = _ids(mention_ids)
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "replied", ids, {"snoozed_until": None})
+        session.execute(update(Mention).where(col(Mention.id).in_(ids),
+                                              col(Mention.first_reply_at).is_(None))
+                        .values(first_reply_at=now))
+    _log("replied", ids, by, changed)
+    return changed
+
+
+def resolve(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
+    ids = _ids(mention_ids)
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "resolve", ids,
+                              {"resolved_at": now, "snoozed_until": None})
+    _log("resolve", ids, by, changed)
+    return changed
+
+
+def reopen(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
+    ids = _ids(mention_ids)
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "reopen", ids,
+                              {"resolved_at": None, "snoozed_until": None})
+    _log("reopen", ids, by, changed)
+    return changed
+
+
+def not_complaint(store: Store, mention_ids: Sequence[int], by: str, now: datetime,
+                  ignore_author: bool = True, phrase: str | None = None) -> int:
+    """Mark mentions as not complaints and teach the brand's ignore rules: the same
+    author (on the same site) and, if given, a phrase. Returns how many changed."""
+    ids = _ids(mention_ids)
+    phrase_value = ignore_rules.normalise_phrase(phrase or "")[:500]
+    if phrase is not None and phrase.strip() and len(phrase_value) < 3:
+        raise TriageError("an ignore phrase needs at least 3 characters")
+    with store.session() as session:
+        ids = _existing(session, ids)
+        changed = _transition(session, "not_complaint", ids, {"snoozed_until": None})
+        rows = session.execute(select(col(Mention.id), col(Mention.brand),
+                                      col(Mention.author_key))
+                               .where(col(Mention.id).in_(ids))).all()
+        wanted: dict[tuple[str | None, str, str], int | None] = {}
+        for mention_id, brand, author_key in rows:
+            if ignore_author and author_key:
+                wanted.setdefault((brand, ignore_rules.AUTHOR, author_key), mention_id)
+            if phrase_value:
+                wanted.setdefault((brand, ignore_rules.PHRASE, phrase_value), mention_id)
+        existing = {(rule.brand, rule.field, rule.value)
+                    for rule in session.scalars(select(IgnoreRule))}
+        for (brand, field, value), mention_id in wanted.items():
+            if (brand, field, value) not in existing:
+                session.add(IgnoreRule(brand=brand, field=field, value=value,
+                                       mention_id=mention_id, created_by=by[:200],
+                                       created_at=now))
+    _log("not_complaint", ids, by, changed)
+    return changed
+
+
+def add_note(store: Store, mention_id: int, author: str, body: str, now: datetime) -> Note:
+    text = body.strip()
+    if not text:
+        raise TriageError("a note cannot be empty")
+    if len(text) > MAX_NOTE:
+        raise TriageError(f"a note can be at most {MAX_NOTE} characters")
+    with store.session() as session:
+        _existing(session, [mention_id])
+        note = Note(mention_id=mention_id, author=author[:200], body=text, created_at=now)
+        session.add(note)
+        session.flush()
+    log.info("triage action=note mentions=%s by=%s", mention_id, author)
+    return note
+
+
+def delete_ignore_rule(store: Store, rule_id: int, by: str) -> None:
+    with store.session() as session:
+        rule = session.get(IgnoreRule, rule_id)
+        if rule is None:
+            raise NotFound(f"no ignore rule {rule_id}")
+        session.delete(rule)
+    log.info("triage action=delete_ignore_rule rule=%s by=%s", rule_id, by)
+
+
+def load_ignore_rules(session: Session) -> list[ignore_rules.IgnoreRule]:
+    """Every ignore rule, for ingest (one small query per batch)."""
+    return [
+        ignore_rules.IgnoreRule(row.id or 0, row.brand, row.field, row.value)
+        for row in session.scalars(select(IgnoreRule).order_by(col(IgnoreRule.id)))
+    ]
+
+
+
+def apply_ignore_rules(rules: Sequence[ignore_rules.IgnoreRule], brand: str | None,
+                       author_key: str | None, item: Any, verdict: Verdict) -> Verdict:
+    """Ingest's hook: the verdict to store for a new mention (``item`` a MentionItem)."""
+    return ignore_rules.apply(rules, brand, author_key, item.title, item.body, verdict)

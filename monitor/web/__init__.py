@@ -1,0 +1,1 @@
+"""The web side: triage inbox, JSON API, /healthz and /metrics (see docs/web.md)."""

@@ -1,0 +1,154 @@
+"""make_web_app(config, store): the triage inbox, the JSON API, /healthz and /metrics.
+
+Server-rendered Jinja2 (autoescaped: review text and author names are hostile), plain
+HTML forms that work without JavaScript, a little of the project's own JS and CSS from
+/static, and a Content-Security-Policy that allows no inline script at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from monitor.config import Config, WebConfig
+from monitor.core.triage import countdown
+from monitor.errors import ConfigError
+from monitor.store import Store
+from monitor.web.ops import LoopStatus
+from monitor.web.security import SECURITY_HEADERS, LoginLimiter, safe_href
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "rm_session"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WebContext:
+    config: Config
+    web: WebConfig
+    store: Store
+    clock: Callable[[], datetime]
+    limiter: LoginLimiter
+    templates: Environment
+    loop: LoopStatus
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = utc_now,
+                 loop: LoopStatus | None = None) -> FastAPI:
+    web = config.web
+    if web is None:
+        raise ConfigError(["[web] is not configured: add a [web] section (see docs/web.md)"])
+    if len(web.secret) < 16:
+        raise ConfigError(["web.secret: set at least 16 random characters from ${ENV}; "
+                           "it signs session cookies and acknowledgement links"])
+    context = WebContext(config, web, store, clock,
+                         LoginLimiter(web.login_attempts, web.login_window),
+                         _templates(), loop or LoopStatus())
+    app = FastAPI(title="review-monitor", version=_version(),
+                  description="Triage inbox API: list, read, acknowledge, assign, resolve "
+                              "and annotate mentions. Authenticate with "
+                              "`Authorization: Bearer <token>` (tokens in `[web.tokens]`).",
+                  # Swagger UI and ReDoc load third-party scripts: the schema is served,
+                  # any OpenAPI viewer reads it.
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.ctx = context
+
+    from monitor.web import api, pages
+
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    _mount_ack(app, config, store, clock)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    # Outermost: the session is read before anything else runs.
+    app.add_middleware(SessionMiddleware, secret_key=web.secret, session_cookie=SESSION_COOKIE,
+                       max_age=int(web.session_lifetime.total_seconds()), same_site="lax",
+                       https_only=web.base_url.lower().startswith("https://"))
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, error: LoginRequired) -> Response:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", 303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
+            return JSONResponse({"detail": error.detail}, error.status_code,
+                                headers=getattr(error, "headers", None))
+        template = context.templates.get_template("error.html")
+        html = template.render(request=request, user=None, status=error.status_code,
+                               message=str(error.detail), csrf="", flashes=[],
+                               now=context.now())
+        return HTMLResponse(html, error.status_code, headers=getattr(error, "headers", None))
+
+    return app
+
+
+def _mount_ack(app: FastAPI, config: Config, store: Store,
+               clock: Callable[[], datetime]) -> None:
+    """The alert path's acknowledgement links (monitor/web/ack.py), when installed."""
+    try:
+        from monitor.web import ack  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    factory = getattr(ack, "make_router", None) or getattr(ack, "make_ack_router", None)
+    router: Any = getattr(ack, "router", None)
+    if factory is not None:
+        router = factory(config, store, clock)
+    if router is not None:
+        app.include_router(router)
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["countdown"] = countdown
+    env.filters["href"] = safe_href
+    env.filters["when"] = _when
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _version() -> str:
+    from monitor import __version__
+
+    return __version__

@@ -1,0 +1,159 @@
+"""/healthz and /metrics: computed from the store on each request, so the figures are
+right however many daemon processes share it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.store import Store
+from monitor.web import queries
+
+# The outbox is stalled when a due alert waited this long (the dispatcher claims due
+# alerts every tick and retries push next_attempt_at ahead).
+OUTBOX_STALL = timedelta(minutes=10)
+# The daemon's loop is alive when its heartbeat is at most this old.
+LOOP_STALE_S = 30.0
+
+
+@dataclass
+class LoopStatus:
+    """Filled by the daemon when the web app runs inside it; empty when it runs alone."""
+
+    in_process: bool = False
+    heartbeat: float | None = None  # time.monotonic() of the last beat
+    started_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+
+def health(config: Config, store: Store, loop: LoopStatus, now: datetime) -> tuple[bool, dict[str, Any]]:
+    problems: list[str] = []
+    body: dict[str, Any] = {"time": now.isoformat()}
+    try:
+        store.ping()
+        body["store"] = {"ok": True}
+    except MonitorError as error:
+        body["store"] = {"ok": False, "error": str(error)}
+        problems.append("store unreachable")
+        body.update(ok=False, problems=problems)
+        return False, body
+    if loop.in_process:
+        age = None if loop.heartbeat is None else round(time.monotonic() - loop.heartbeat, 1)
+        alive = age is not None and age <= LOOP_STALE_S
+        body["loop"] = {"in_process": True, "alive": alive, "heartbeat_age_s": age}
+        if not alive:
+            problems.append("daemon loop not alive")
+    else:
+        body["loop"] = {"in_process": False}
+    figures = queries.figures(store, now)
+    crawl_age = _age(figures.last_crawl_at, now)
+    limit = config.web.health_crawl_age if config.web else timedelta(hours=1)
+    crawl_ok = (crawl_age is None or not limit or crawl_age <= limit.total_seconds()
+                or not any(source.enabled for source in config.sources))
+    body["last_crawl"] = {"at": _iso(figures.last_crawl_at), "age_s": crawl_age,
+                          "ok": crawl_ok}
+    if not crawl_ok:
+        problems.append(f"no crawl for {int(crawl_age or 0)}s")
+    stalled_s = _age(figures.oldest_due_alert_at, now)
+    outbox_ok = stalled_s is None or stalled_s <= OUTBOX_STALL.total_seconds()
+    body["last_dispatch"] = {"at": _iso(figures.last_dispatch_at),
+                             "age_s": _age(figures.last_dispatch_at, now)}
+    body["outbox"] = {"pending": figures.alerts.get("pending", 0),
+                      "dead": figures.alerts.get("dead", 0),
+                      "oldest_due_age_s": stalled_s if stalled_s and stalled_s > 0 else 0,
+                      "ok": outbox_ok}
+    if not outbox_ok:
+        problems.append(f"outbox stalled: an alert due {int(stalled_s or 0)}s ago")
+    body.update(ok=not problems, problems=problems)
+    return not problems, body
+
+
+def _age(at: datetime | None, now: datetime) -> float | None:
+    return None if at is None else round((now - at).total_seconds(), 1)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+class StoreCollector(Collector):
+    def __init__(self, config: Config, store: Store, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        figures = queries.figures(self.store, now)
+        mentions = CounterMetricFamily("review_monitor_mentions",
+                                       "Mentions stored (ingested), by brand and kind",
+                                       labels=["brand", "kind"])
+        for brand, kind, count in figures.mentions:
+            mentions.add_metric([brand, kind], count)
+        yield mentions
+        yield GaugeMetricFamily("review_monitor_complaints_waiting",
+                                "Complaints open, acknowledged or due from a snooze",
+                                value=figures.waiting)
+        alerts = CounterMetricFamily("review_monitor_alerts",
+                                     "Alerts in the outbox by status (pending, sent, dead)",
+                                     labels=["status"])
+        for status in ("pending", "sent", "dead"):
+            alerts.add_metric([status], figures.alerts.get(status, 0))
+        yield alerts
+        yield CounterMetricFamily("review_monitor_alert_delivery_failures",
+                                  "Failed attempts to deliver an alert to a channel URL",
+                                  value=figures.delivery_failures)
+        yield GaugeMetricFamily("review_monitor_outbox_depth", "Alerts waiting to be sent",
+                                value=figures.alerts.get("pending", 0))
+        yield CounterMetricFamily("review_monitor_sla_breaches",
+                                  "Mentions whose public-reply deadline passed unanswered",
+                                  value=figures.sla_breaches)
+        yield GaugeMetricFamily("review_monitor_sla_overdue",
+                                "Waiting mentions past their reply deadline now",
+                                value=figures.sla_overdue)
+        yield GaugeMetricFamily("review_monitor_incidents_open", "Open incidents",
+                                value=figures.incidents_open)
+        health = GaugeMetricFamily("review_monitor_source_health",
+                                   "1 for the source's current health status",
+                                   labels=["source", "status"])
+        failures = GaugeMetricFamily("review_monitor_source_consecutive_failures",
+                                     "Failed runs in a row", labels=["source"])
+        success = GaugeMetricFamily("review_monitor_source_last_success_timestamp_seconds",
+                                    "Unix time of the last successful run", labels=["source"])
+        duration = GaugeMetricFamily("review_monitor_source_crawl_duration_seconds",
+                                     "Duration of the last run", labels=["source"])
+        found = CounterMetricFamily("review_monitor_source_mentions",
+                                    "New mentions found by the source", labels=["source"])
+        for source in queries.sources(self.store, self.config):
+            for status in ("ok", "failing", "blocked", "silent", "never", "disabled"):
+                health.add_metric([source.id, status], 1.0 if source.health == status else 0.0)
+            state = source.state
+            failures.add_metric([source.id], state.consecutive_failures)
+            if state.last_success_at is not None:
+                success.add_metric([source.id], state.last_success_at.timestamp())
+            if state.last_duration_s is not None:
+                duration.add_metric([source.id], state.last_duration_s)
+            found.add_metric([source.id], state.mentions_total)
+        yield from (health, failures, success, duration, found)
+        if figures.last_crawl_at is not None:
+            yield GaugeMetricFamily("review_monitor_last_crawl_timestamp_seconds",
+                                    "Unix time of the last crawl of any source",
+                                    value=figures.last_crawl_at.timestamp())
+
+
+def metrics_text(config: Config, store: Store, clock: Callable[[], datetime]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(config, store, clock))
+    return generate_latest(registry)
