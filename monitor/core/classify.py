@@ -326,13 +326,20 @@ class RuleClassifier:
                 if h.entry.critical in _RELAYED:
                     h.value = 0.0
             tally.reasons.append(f"reported news ('{signals.reporting.strip()}')")
-        if signals.sarcasm and any(h.value < 0 for h in hits) and any(h.value > 0 for h in hits):
+        # An unwelcome situation ("hold music", "price rise") that the text does
+        # not say was put right: complaint evidence, and irony when praised.
+        situation = signals.situation if not signals.resolved else None
+        marker = signals.sarcasm if any(h.value < 0 for h in hits) else None
+        if (marker or situation) and any(h.value > 0 for h in hits):
             for h in hits:
                 if h.value > 0:
                     h.value = -0.6 * h.value
-            tally.reasons.append(f"sarcasm ('{signals.sarcasm.strip()}')")
+            tally.reasons.append(f"sarcasm ('{(marker or situation or '').strip()}')")
         complaint = signals.complaint
         praise = signals.praise
+        if situation:
+            complaint += 0.6
+            tally.reasons.append(f"describes '{situation}'")
         if signals.dangling_negations:
             complaint += min(1.0, 0.5 * signals.dangling_negations)
             tally.reasons.append("negative wording ('not', 'no', 'never')")

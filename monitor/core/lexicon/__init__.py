@@ -65,6 +65,12 @@ class Lexicon:
     escalation: Mapping[str, str] = field(default_factory=dict)
     # phrases that mark irony: praise words in the same text count as complaint
     sarcasm: tuple[str, ...] = ()
+    # situations nobody enjoys (hold music, a price rise, being logged out in the
+    # middle of a payment): praise next to one is irony ("thanks for the 40
+    # minutes of hold music"), unless the text also says it was put right
+    # (``resolution``: "fixed", "refunded"). A trailing ``*`` matches a prefix.
+    situations: tuple[str, ...] = ()
+    resolution: tuple[str, ...] = ()
     # tokens that negate the next sentiment word within three tokens
     negators: frozenset[str] = frozenset()
     # languages where the negator follows the verb ("anbefaler ikke", "empfehle nicht")

@@ -122,6 +122,11 @@ LEXICON = Lexicon(
         "vorgesetzt*": "manager", "gewechselt zu": "churn", "wechsle zu": "churn",
         "doppelt abgebucht": "money", "zweimal abgebucht": "money",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("warteschleife*", "preiserhöhung*", "preissteigerung*", "ausgeloggt",
+        "rausgeworfen", "mitten in", "störung*", "stromausfall", "ausfall", "zum dritten mal",
+        "dritte mal",),
+    resolution=("behoben", "repariert", "gelöst", "erledigt", "erstattet",),
     sarcasm=("danke für nichts", "na toll", "na super", "ganz toll", "echt toll",
              "vielen dank auch", "wie immer"),
     negators=frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines",

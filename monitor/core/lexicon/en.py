@@ -178,6 +178,11 @@ LEXICON = Lexicon(
         "switched to": "churn", "switching to": "churn", "moving to": "churn",
         "going back to": "churn", "went with": "churn",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("hold music", "on hold for", "minutes on hold", "price increase*",
+        "price rise*", "price hike*", "logged me out", "in the middle of", "outage*",
+        "power cut*", "downtime", "another delay", "queued for", "third time", "fourth time",),
+    resolution=("fixed", "resolved", "repaired", "sorted", "refunded", "restored", "back up",),
     sarcasm=(
         "thanks for nothing", "thanks a lot", "thanks a bunch", "oh great", "just great",
         "yeah right", "love how", "love it when", "so glad i", "just what i needed",

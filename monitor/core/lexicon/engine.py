@@ -108,6 +108,8 @@ class Signals:
     addressed: bool = False
     job_ad: str | None = None
     sarcasm: str | None = None  # the irony marker found ("thanks a lot", "🙄")
+    situation: str | None = None  # an unwelcome situation ("hold music", "price rise")
+    resolved: str | None = None  # the text says it was put right ("fixed")
     reporting: str | None = None  # a reported-speech phrase ("according to")
     competitor_sentences: set[int] = field(default_factory=set)
     # negations that negate no sentiment word ("no hotel, no vouchers"):
@@ -227,6 +229,8 @@ class CompiledLexicon:
         self._job_ad = self._phrases(lexicon.job_ad)
         sarcasm = list(lexicon.sarcasm) + (list(base.sarcasm) if base is not None else [])
         self._sarcasm = self._phrases(sarcasm)
+        self._situations = self._stems(lexicon.situations)
+        self._resolution = self._stems(lexicon.resolution)
         self._reporting = self._phrases(lexicon.reporting)
         self._announcement = self._phrases(lexicon.announcement)
         self._service_exact: set[str] = set()
@@ -252,6 +256,22 @@ class CompiledLexicon:
         return tuple(
             " ".join(tokenize(normalise(p, self.lexicon), self.lexicon)) for p in phrases
         )
+
+    def _stems(self, phrases: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """(as written, search key): a trailing ``*`` leaves the key open-ended."""
+        out: list[tuple[str, str]] = []
+        for p in phrases:
+            (key,) = self._phrases([p.rstrip("*")])
+            if not key:
+                continue
+            if self.lexicon.segmented:
+                key = f" {key}" if p.endswith("*") else f" {key} "
+            out.append((p.rstrip("*"), key))
+        return tuple(out)
+
+    @staticmethod
+    def _first(stems: tuple[tuple[str, str], ...], text: str) -> str | None:
+        return next((p for p, key in stems if key in text), None)
 
     def _is_negator(self, token: str) -> bool:
         return token in self._negators or (
@@ -381,6 +401,8 @@ class CompiledLexicon:
         signals.dangling_negations = sum(1 for p in negators if p not in used_negators)
         signals.job_ad = next((j for j in self._job_ad if signals.contains(j)), None)
         signals.sarcasm = next((j for j in self._sarcasm if signals.contains(j)), None)
+        signals.situation = self._first(self._situations, signals.text)
+        signals.resolved = self._first(self._resolution, signals.text)
         signals.reporting = next((j for j in self._reporting if signals.contains(j)), None)
         signals.announcement = next((j for j in self._announcement if signals.contains(j)), None)
         if self._service_exact or self._service_prefix:
@@ -427,6 +449,8 @@ class CompiledLexicon:
             signals.competitor_sentences.update(h.sentence for h in signals.hits)
         signals.job_ad = next((j for j in self._job_ad if j in text), None)
         signals.sarcasm = next((j for j in self._sarcasm if j in text), None)
+        signals.situation = self._first(self._situations, text)
+        signals.resolved = self._first(self._resolution, text)
         signals.reporting = next((j for j in self._reporting if j in text), None)
         signals.announcement = next((j for j in self._announcement if j in text), None)
         signals.service = [t for t in self.lexicon.service if t in text]

@@ -114,6 +114,11 @@ LEXICON = Lexicon(
         "me paso a": "churn", "me he pasado a": "churn", "cobrado dos veces": "money",
         "cobraron dos veces": "money",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("música en espera", "en espera", "subida de precio*", "aumento de precio*",
+        "me sacó de la sesión", "cerró la sesión", "en mitad de", "en medio de", "avería",
+        "corte de luz", "apagón", "tercera vez",),
+    resolution=("arreglad*", "resuelt*", "solucionad*", "reparad*", "reembolsad*",),
     sarcasm=("gracias por nada", "muchas gracias por nada", "genial otra vez"),
     negators=frozenset({"no", "nunca", "jamás", "ni", "nada", "nadie", "ningún", "ninguna",
                         "ninguno", "sin", "tampoco"}),

@@ -106,6 +106,11 @@ LEXICON = Lexicon(
         "läksin üle": "churn", "lähen üle": "churn", "ülemus*": "manager",
         "juhataja*": "manager",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("ootemuusika", "järjekorras", "hinnatõus*", "logis mind", "välja logitud",
+        "keskel", "katkestus*", "rike", "voolukatkestus", "kolmas kord",),
+    resolution=("parandatud", "parandati", "lahendatud", "lahendati", "korda tehtud",
+        "taastatud",),
     sarcasm=("aitäh mitte millegi eest", "suur tänu mitte millegi eest", "no tänan väga",
              "no super"),
     negators=frozenset({"ei", "pole", "mitte", "ära", "ärge", "polnud", "ega", "ilma"}),

@@ -119,6 +119,11 @@ LEXICON = Lexicon(
         "je passe chez": "churn", "passé chez": "churn", "je pars chez": "churn",
         "débité deux fois": "money", "prélevé deux fois": "money",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("musique d'attente", "en attente", "hausse de prix", "hausse des prix",
+        "augmentation de prix", "augmentation des prix", "déconnecté", "en plein", "panne*",
+        "coupure*", "troisième fois",),
+    resolution=("réparé*", "résolu*", "réglé", "remboursé*", "rétabli*",),
     sarcasm=("merci pour rien", "encore bravo", "quelle blague", "merci beaucoup pour rien"),
     negators=frozenset({"ne", "n", "pas", "jamais", "aucun", "aucune", "rien", "sans", "ni"}),
     intensifiers={

@@ -87,6 +87,9 @@ LEXICON = Lexicon(
         "返金": "refund", "金返せ": "refund", "解約": "cancel", "退会": "cancel",
         "何度も": "repeat",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("待たされ", "値上げ", "ログアウトされ", "メンテナンス", "障害",),
+    resolution=("直り", "直った", "解決", "復旧", "返金され",),
     intensifiers={
         "とても": 1.5, "すごく": 1.5, "本当に": 1.4, "ほんとに": 1.4, "めちゃくちゃ": 1.6,
         "かなり": 1.3, "全然": 1.4, "非常に": 1.6, "超": 1.4, "少し": 0.6, "ちょっと": 0.7,

@@ -117,6 +117,11 @@ LEXICON = Lexicon(
         "går over til": "churn", "gått over til": "churn", "trukket to ganger": "money",
         "leder": "manager", "sjefen": "manager",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("ventemusikk", "i kø", "i telefonkø", "prisøkning*", "prishopp",
+        "økte prisene", "logget meg ut", "midt i", "strømbrudd", "nedetid", "tredje gang",
+        "driftsavbrudd",),
+    resolution=("rettet", "fikset", "løst", "reparert", "ordnet",),
     sarcasm=("takk for ingenting", "tusen takk for ingenting", "takk for nok en"),
     negators=frozenset({"ikke", "ikkje", "aldri", "ingen", "ingenting", "intet", "verken",
                         "uten"}),

@@ -112,6 +112,12 @@ LEXICON = Lexicon(
         "trec la": "churn", "ne mutăm la": "churn", "mă mut la": "churn",
         "taxat de două ori": "money",
     },
+    # unwelcome situations and their remedy (added with the sarcasm rule)
+    situations=("muzica la telefon", "muzica de asteptare", "in asteptare", "scumpire*",
+        "scumpiri", "majorare* de pret", "cresterea pretului", "m-a scos din cont",
+        "m-a delogat", "delogat", "chiar in timpul", "in mijlocul", "avarie", "avaria",
+        "pana de curent", "a treia oara", "la coada",),
+    resolution=("reparat*", "rezolvat*", "remediat*", "banii au venit",),
     sarcasm=("mulțumesc frumos pentru nimic", "mersi de nimic", "bravo vouă", "felicitări pentru",
              "ce să zic", "ca de obicei"),
     negators=frozenset({"nu", "nici", "niciodată", "nimic", "nimeni", "niciun", "nicio",
