@@ -451,3 +451,48 @@ def test_customer_stories_can_be_switched_off() -> None:
     verdict = clf.classify(Document(text="Ordered two chairs, one arrived without a leg.",
                                     language="en"))
     assert verdict.kind is Kind.OTHER
+
+
+# -- recall rules: complaints told without judging words -----------------------
+
+# (language, text, kind, a reason that must be given)
+RECALL_CASES = [
+    # a question that carries complaint words is a complaint put as a question
+    ("en", "How many times do I have to send you my order number?", Kind.COMPLAINT,
+     "question"),
+    ("ru", "Сколько раз мне звонить вам по одному и тому же счёту?", Kind.COMPLAINT,
+     "question"),
+    ("de", "Wie oft noch muss ich die gleiche Rechnung reklamieren?", Kind.COMPLAINT,
+     "question"),
+    ("es", "¿Cuántas veces tengo que pedir la misma factura?", Kind.COMPLAINT,
+     "question"),
+    ("en", "Why does every update reset my notification settings?", Kind.COMPLAINT,
+     "question that complains"),
+    # ... while a plain question stays a question
+    ("en", "How do I add a second card to my account?", Kind.QUESTION, "question"),
+    ("nb", "Hvordan endrer jeg leveringsadressen?", Kind.QUESTION, "question"),
+    # irony: praise next to an unwelcome situation nobody says was put right
+    ("en", "Thanks for the hour of hold music this morning.", Kind.COMPLAINT, "sarcasm"),
+    ("fr", "Bravo pour la hausse des prix, encore une.", Kind.COMPLAINT, "sarcasm"),
+    ("et", "Aitäh, järjekordne hinnatõus, suurepärane.", Kind.COMPLAINT, "sarcasm"),
+    # ... and sincere thanks once it was put right
+    ("en", "Thanks, the outage was fixed within the hour.", Kind.PRAISE, "mentions 'thanks'"),
+    ("de", "Danke, die Störung wurde schnell behoben!", Kind.PRAISE, "mentions 'danke'"),
+    # implicit trouble: counter-expectation, breakage, money gone
+    ("en", "The strap came off after two days and support took my money anyway.",
+     Kind.COMPLAINT, "mentions 'came off'"),
+    ("ro", "Am plătit și coletul stă tot în depozit.", Kind.COMPLAINT, "mentions 'sta tot'"),
+    ("nb", "Kjøpte jakken i mai, glidelåsen har allerede løsnet.", Kind.COMPLAINT,
+     "mentions 'allerede løsnet'"),
+    ("ja", "アップデート後、動画が再生できなくなりました。早く直してください。", Kind.COMPLAINT,
+     "mentions 'できなくな'"),
+    ("ja", "操作が分かりやすくて、とても使いやすいです。", Kind.PRAISE, "mentions '使いやすい'"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "kind", "reason"), RECALL_CASES)
+def test_recall_rules(clf: RuleClassifier, lang: str, text: str, kind: Kind,
+                      reason: str) -> None:
+    verdict = clf.classify(Document(text, language=lang))
+    assert verdict.kind is kind, verdict
+    assert any(r.startswith(reason) for r in verdict.reasons), verdict.reasons
