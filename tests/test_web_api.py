@@ -616,3 +616,97 @@ def test_hash_password_command(monkeypatch: pytest.MonkeyPatch,
     assert not verify_password(hashed, "wrong")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["web", "hash-password", "--stdin"]) == 2
+
+
+# -- served for real: inside the daemon, and on its own -----------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config_file(tmp_path: Path, port: int) -> Path:
+    from web_helpers import HASHES
+
+    path = tmp_path / "web.toml"
+    path.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {port}\nsecret = "${{RM_WEB_SECRET}}"\n\n'
+        f'[web.users.alice]\npassword_hash = "{HASHES["alice"]}"\nrole = "responder"\n\n'
+        f'[web.tokens.bot]\ntoken = "{TOKENS["bot"]}"\n',
+        encoding="utf-8")
+    return path
+
+
+def _wait_for(url: str, process: Any, timeout: float = 60) -> Any:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.mark.parametrize("command", ["run", "web"])
+def test_served_by_the_daemon_and_on_its_own(tmp_path: Path, command: str) -> None:
+    import os
+    import signal
+    import subprocess
+
+    import httpx
+
+    port = _free_port()
+    config = _config_file(tmp_path, port)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", command, "--config", str(config)],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "RM_WEB_SECRET": "s" * 32})
+    try:
+        health = _wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        assert health.status_code == 200, health.text
+        loop = health.json()["loop"]
+        if command == "run":
+            assert loop["in_process"] is True and loop["alive"] is True
+        else:
+            assert loop == {"in_process": False}
+        api = httpx.get(f"http://127.0.0.1:{port}/api/v1/mentions", headers=bearer("bot"))
+        assert api.status_code == 200 and api.json()["total"] == 0
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").text.count("review_monitor_") > 10
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    if command == "run":
+        assert "web_stopped" in err and "daemon_stopped" in err
+    assert "s" * 32 not in err
+
+
+def test_a_port_in_use_is_one_readable_line(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        config = _config_file(tmp_path, busy.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+            timeout=60, env={**os.environ, "RM_WEB_SECRET": "s" * 32})
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: web: cannot listen on 127.0.0.1:"), result.stderr

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from monitor.config import Config, WebConfig
-from monitor.core.triage import countdown
+from monitor.core.triage import countdown, next_status
 from monitor.errors import ConfigError
 from monitor.store import Store
 from monitor.web.ops import LoopStatus
@@ -141,6 +141,7 @@ def _templates() -> Environment:
     env.filters["countdown"] = countdown
     env.filters["href"] = safe_href
     env.filters["when"] = _when
+    env.globals["can_do"] = lambda action, status: next_status(action, status) is not None
     return env
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Any) -> None:
@@ -41,12 +45,16 @@ def run(args: argparse.Namespace) -> int:
     store = Store(config.store.url)
     store.upgrade()
     try:
-        server = WebServer(config, store, own_signals=True)
+        server = WebServer(config, store)
 
         async def main() -> None:
             await server.start()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, server.request_stop)
             assert server.task is not None
             await server.task
+            log.info("web_stopped")
 
         asyncio.run(main())
     finally:

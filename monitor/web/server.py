@@ -34,7 +34,7 @@ class WebServer:
 
     def __init__(self, config: Config, store: Store,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 loop_status: LoopStatus | None = None, own_signals: bool = False) -> None:
+                 loop_status: LoopStatus | None = None) -> None:
         from monitor.web.app import make_web_app
 
         assert config.web is not None
@@ -44,7 +44,9 @@ class WebServer:
         settings = uvicorn.Config(self.app, host=config.web.host, port=config.web.port,
                                   log_config=None, access_log=False, lifespan="off",
                                   server_header=False, proxy_headers=False)
-        self.server = uvicorn.Server(settings) if own_signals else _QuietServer(settings)
+        self.server = _QuietServer(settings)
+        # uvicorn's start/stop chatter: web_started / web_stopped say it in our format.
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self.task: asyncio.Task[None] | None = None
         self.beat_task: asyncio.Task[None] | None = None
 
@@ -83,6 +85,9 @@ class WebServer:
         while True:
             self.status.beat()
             await asyncio.sleep(1.0)
+
+    def request_stop(self) -> None:
+        self.server.should_exit = True
 
     async def stop(self) -> None:
         if self.beat_task is not None:
