@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--every", type=float, default=5.0,
                       help="seconds between new sample mentions")
 
+    from monitor.digest import cli as digest_cli
+
+    digest_cli.add_parser(sub)
+
     try:
         from monitor import classify_cmd
     except ImportError:  # pragma: no cover - the module ships with the package
@@ -116,6 +120,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monitor.demo import run_demo
 
         return run_demo(args.dir, args.duration, args.every)
+    if command == "digest":
+        from monitor.digest import cli as digest_cli
+
+        return digest_cli.run(args)
     if command == "classify":
         from monitor import classify_cmd
 
@@ -133,6 +141,9 @@ def _load(path: Path) -> Config:
 
     config = load_config(path)
     validate_channel_urls(config, str(path))
+    from monitor.digest.send import validate_digests
+
+    validate_digests(config, str(path))
     return config
 
 

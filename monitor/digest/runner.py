@@ -1,0 +1,254 @@
+"""When to send which digest, and never twice.
+
+Each (digest name, ISO week) is one ``digest_run`` row, unique in the store. A run
+claims its row before it builds anything (INSERT ... ON CONFLICT DO NOTHING, or a
+conditional UPDATE that only one process can win), then:
+
+    pending ──build, render──► sending ──SMTP accepted──► sent
+       │                          │
+       └── error ──► failed ◄── error (the server refused or was unreachable)
+                       └── retried after ``retry_after`` (a new claim)
+
+A crash leaves the row as it was:
+
+- ``pending`` (died while building): nothing went out; once the claim is older than
+  ``LEASE`` the next due-check takes the row over and sends.
+- ``sending`` (died while a server had the message): it may or may not have been
+  delivered. We choose at most once: the row becomes ``interrupted`` and is not sent
+  again automatically; ``review-monitor digest --send --resend`` sends it on purpose.
+  Servers that had already accepted it are recorded (``delivered``) and skipped by
+  every retry, so a partial failure never repeats a delivery either.
+
+The daemon checks every ``CHECK_EVERY`` seconds. Only the latest scheduled run is
+caught up after downtime (three weeks down sends the last full week once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel import col
+
+from monitor.config import Config, DigestConfig
+from monitor.core.digest import IsoWeek, due_digest, parse_schedule
+from monitor.digest.build import build_digest
+from monitor.digest.render import Rendered, render
+from monitor.digest.send import SmtpTarget, build_message, message_id, send_message, smtp_targets
+from monitor.errors import MonitorError, NotifyError
+from monitor.store import Store
+from monitor.store.models import DigestRun
+
+log = logging.getLogger(__name__)
+
+# A claim older than this is from a process that is gone.
+LEASE = timedelta(minutes=10)
+CHECK_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    scope: str
+    week: str
+    # sent | failed | skipped (already sent or claimed elsewhere) | interrupted
+    status: str
+    recipients: int = 0
+    error: str | None = None
+
+
+class DigestRunner:
+    def __init__(self, config: Config, store: Store, clock: Callable[[], datetime],
+                 send: Callable[..., int] = send_message) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        # The SMTP call, replaceable so a test can make a server "crash" mid-send.
+        self.send = send
+
+    # -- the daemon's side -------------------------------------------------------------
+
+    def run_due(self) -> list[RunResult]:
+        """Send every digest whose latest scheduled run has no sent row yet."""
+        results: list[RunResult] = []
+        for digest in self.config.digests:
+            now = self.clock()
+            due = due_digest(parse_schedule(digest.schedule), now)
+            try:
+                result = self._run_if_due(digest, due.week, now)
+            except MonitorError as error:  # a store hiccup: try again at the next check
+                log.error("digest_check_failed digest=%s week=%s error=%s", digest.name,
+                          due.week, _one_line(error))
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    async def run_forever(self, stopping: asyncio.Event) -> None:
+        """Check on start (a run missed during downtime goes out now), then every minute."""
+        if not self.config.digests:
+            return
+        while not stopping.is_set():
+            try:
+                await asyncio.to_thread(self.run_due)
+            except Exception as error:  # the loop must survive anything one check does
+                log.error("digest_loop_failed error=%s", _one_line(error))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), CHECK_EVERY)
+
+    def _run_if_due(self, digest: DigestConfig, week: IsoWeek, now: datetime) \
+            -> RunResult | None:
+        row = self._row(digest.name, str(week))
+        if row is None:
+            return self.run(digest, week)
+        if row.status == "sent" or row.status == "interrupted":
+            return None
+        if row.status == "sending":
+            if _stale(row, now):
+                self._interrupt(row, now)
+                return RunResult(digest.name, str(week), "interrupted", error=row.error)
+            return None
+        if row.status == "failed" and row.next_attempt_at is not None \
+                and row.next_attempt_at <= now:
+            return self.run(digest, week)
+        if row.status == "pending" and _stale(row, now):
+            return self.run(digest, week)
+        return None
+
+    # -- one run ----------------------------------------------------------------------------
+
+    def run(self, digest: DigestConfig, week: IsoWeek, resend: bool = False) -> RunResult:
+        """Claim, build, render and send one digest. With ``resend`` a sent or interrupted
+        run is sent again (on purpose, from the command line)."""
+        scope, week_text = digest.name, str(week)
+        targets = smtp_targets(digest, self.config.smtp)
+        now = self.clock()
+        run_id = self._claim(scope, week_text, now, resend)
+        if run_id is None:
+            log.info("digest_skipped digest=%s week=%s: already sent or being sent", scope,
+                     week_text)
+            return RunResult(scope, week_text, "skipped")
+        try:
+            built = build_digest(self.store, self.config, digest, week, now)
+            rendered = render(built, digest.subject_prefix)
+        except MonitorError as error:
+            return self._fail(run_id, digest, week_text, _one_line(error))
+        except Exception as error:  # a bug must not leave the row claimed forever
+            log.exception("digest_build_crashed digest=%s week=%s", scope, week_text)
+            return self._fail(run_id, digest, week_text, f"build failed: {_one_line(error)}")
+        return self._deliver(run_id, digest, week_text, rendered, targets)
+
+    def _deliver(self, run_id: int, digest: DigestConfig, week: str, rendered: Rendered,
+                 targets: list[SmtpTarget]) -> RunResult:
+        delivered = set(self._delivered(run_id))
+        accepted = 0
+        for target in targets:
+            if target.key in delivered:
+                continue
+            now = self.clock()
+            self._update(run_id, status="sending", claimed_at=now)
+            message = build_message(rendered, target,
+                                    message_id(digest.name, week, target.sender), now)
+            try:
+                accepted += self.send(message, target)
+            except NotifyError as error:
+                return self._fail(run_id, digest, week, str(error))
+            delivered.add(target.key)
+            self._update(run_id, delivered=sorted(delivered), status="pending")
+        now = self.clock()
+        self._update(run_id, status="sent", sent_at=now, error=None, next_attempt_at=None,
+                     recipients=accepted)
+        log.info("digest_sent digest=%s week=%s recipients=%s subject=%r", digest.name, week,
+                 accepted, rendered.subject)
+        return RunResult(digest.name, week, "sent", accepted)
+
+    def _fail(self, run_id: int, digest: DigestConfig, week: str, error: str) -> RunResult:
+        retry_at = self.clock() + digest.retry_after
+        self._update(run_id, status="failed", error=error[:1000], next_attempt_at=retry_at)
+        log.error("digest_failed digest=%s week=%s retry_at=%s error=%s", digest.name, week,
+                  retry_at.isoformat(timespec="minutes"), error)
+        return RunResult(digest.name, week, "failed", error=error)
+
+    # -- the digest_run row ------------------------------------------------------------------
+
+    def _row(self, scope: str, week: str) -> DigestRun | None:
+        with self.store.session() as session:
+            return session.execute(
+                select(DigestRun).where(col(DigestRun.scope) == scope, col(DigestRun.week) == week)
+            ).scalar_one_or_none()
+
+    def _claim(self, scope: str, week: str, now: datetime, resend: bool) -> int | None:
+        """The row's id if this process may send it now, else None (someone else has it, or
+        it went out)."""
+        table = DigestRun.__table__  # type: ignore[attr-defined]
+        with self.store.session() as session:
+            inserted = session.execute(
+                self.store.insert_ignore(DigestRun).values(
+                    scope=scope, week=week, status="pending", created_at=now, claimed_at=now,
+                    attempts=1, recipients=0,
+                ).returning(table.c.id)
+            ).scalar_one_or_none()
+        if inserted is not None:
+            return int(inserted)
+        failed_due = col(DigestRun.status) == "failed" if resend else and_(
+            col(DigestRun.status) == "failed",
+            or_(col(DigestRun.next_attempt_at).is_(None), col(DigestRun.next_attempt_at) <= now))
+        takeable = or_(
+            failed_due,
+            and_(col(DigestRun.status) == "pending", col(DigestRun.claimed_at) < now - LEASE),
+        )
+        if resend:
+            takeable = or_(takeable, col(DigestRun.status).in_(("sent", "interrupted")))
+        values: dict[str, object] = {
+            "status": "pending", "claimed_at": now, "attempts": col(DigestRun.attempts) + 1,
+        }
+        if resend:
+            values["delivered"] = None
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(DigestRun).where(col(DigestRun.scope) == scope,
+                                        col(DigestRun.week) == week, takeable)
+                .values(**values).returning(col(DigestRun.id))
+            ).scalar_one_or_none()
+        return None if claimed is None else int(claimed)
+
+    def _interrupt(self, row: DigestRun, now: datetime) -> None:
+        row.error = (f"the process stopped while a mail server had the digest (at "
+                     f"{row.claimed_at:%Y-%m-%d %H:%M} UTC); it may have been delivered, so it "
+                     f"is not sent again automatically: review-monitor digest --send --resend "
+                     f"--scope {row.scope} --week {row.week}")
+        with self.store.session() as session:
+            session.execute(update(DigestRun).where(col(DigestRun.id) == row.id,
+                                                    col(DigestRun.status) == "sending")
+                            .values(status="interrupted", error=row.error))
+        log.error("digest_interrupted digest=%s week=%s: %s", row.scope, row.week, row.error)
+
+    def _delivered(self, run_id: int) -> list[str]:
+        with self.store.session() as session:
+            value = session.execute(select(col(DigestRun.delivered))
+                                    .where(col(DigestRun.id) == run_id)).scalar_one()
+        return list(value or [])
+
+    def _update(self, run_id: int, **values: object) -> None:
+        with self.store.session() as session:
+            session.execute(update(DigestRun).where(col(DigestRun.id) == run_id).values(**values))
+
+
+def _stale(row: DigestRun, now: datetime) -> bool:
+    return row.claimed_at is None or row.claimed_at < now - LEASE
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def write_preview(rendered: Rendered, html_path: Path, text_path: Path | None) -> None:
+    html_path.write_text(rendered.preview_html(), encoding="utf-8")
+    if text_path is not None:
+        text_path.write_text(rendered.text, encoding="utf-8")
