@@ -121,6 +121,10 @@ def test_example_config_in_deploy_is_valid(monkeypatch: pytest.MonkeyPatch,
     example = Path(__file__).resolve().parents[1] / "deploy" / "review-monitor.example.toml"
     monkeypatch.setenv("SLACK_WEBHOOK", "T000/B000/XXXX")
     monkeypatch.setenv("SMTP_PASSWORD", "x")
+    monkeypatch.setenv("REVIEW_MONITOR_WEB_SECRET", "s" * 32)
+    for name in ("MARIA_PASSWORD_HASH", "LEAD_PASSWORD_HASH"):
+        monkeypatch.setenv(name, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
+    monkeypatch.setenv("HELPDESK_API_TOKEN", "t" * 32)
     assert main(["check-config", str(example)]) == 0, capsys.readouterr().err
 
 
