@@ -23,7 +23,7 @@ import pytest
 from digest_week import END, NOW, WEEK, S, digest_config, h, mention, seed_week
 from sqlalchemy import select
 
-from monitor.config import Config
+from monitor.config import Config, WebConfig
 from monitor.core.digest import IsoWeek
 from monitor.digest import DigestRunner, build_digest, render
 from monitor.digest.cli import run as digest_cli_run
@@ -194,7 +194,7 @@ def test_constructed_week_number_by_number(store_url: str) -> None:
 
 
 def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> None:
-    config, store, _ids = seeded(f"sqlite:///{tmp_path / 's.db'}")
+    config, store, ids = seeded(f"sqlite:///{tmp_path / 's.db'}")
     digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
     rendered = render(digest, "[Acme]")
     assert rendered.subject == ("[Acme] Acme, week 47: 8 complaints (+5), median reply 4 h, "
@@ -232,6 +232,13 @@ def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> No
         session.add(mention("tp", h(71), title="js link", url="javascript:alert(1)"))
     assert 'href="javascript:' not in render(build_digest(
         store, config, config.digests[0], IsoWeek.parse(WEEK), NOW), charts=False).html
+    # With [web], every listed complaint links to the inbox too.
+    assert "/mentions/" not in rendered.html
+    config.web = WebConfig(base_url="https://care.example.com/")
+    with_inbox = render(build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW),
+                        charts=False)
+    assert f'href="https://care.example.com/mentions/{ids["m3"]}"' in with_inbox.html
+    assert f"inbox: https://care.example.com/mentions/{ids['o1']}" in with_inbox.text
 
 
 def test_quiet_week_says_so(store_url: str) -> None:

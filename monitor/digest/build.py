@@ -56,12 +56,15 @@ class Scope:
     source_ids: tuple[str, ...]
     zone: str
     top: int
+    # The web inbox ([web] base_url), for "open in the inbox" links; None without [web].
+    inbox_url: str | None = None
 
     @staticmethod
     def of(config: Config, digest: DigestConfig | None) -> Scope:
+        inbox = config.web.base_url.rstrip("/") if config.web is not None else None
         if digest is None:
             sources = tuple(source.id for source in config.sources)
-            return Scope("all", "All brands", (), sources, "UTC", 10)
+            return Scope("all", "All brands", (), sources, "UTC", 10, inbox)
         brands = tuple(digest.brands)
         sources = tuple(source.id for source in config.sources
                         if not brands or source.brand is None or source.brand in brands)
@@ -71,7 +74,7 @@ class Scope:
             names = [brand.name or key for key, brand in config.brands.items()]
             title = ", ".join(names) if 0 < len(names) <= 3 else "All brands"
         return Scope(digest.name, title, brands, sources, parse_schedule(digest.schedule).zone,
-                     digest.top)
+                     digest.top, inbox)
 
 
 @dataclass(frozen=True)

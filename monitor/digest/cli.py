@@ -69,11 +69,11 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
         if args.out or args.text:
             built = build_digest(store, config, digest, week, moment)
             rendered = render(built, digest.subject_prefix if digest else "")
-            out = args.out or args.text.with_suffix(".html")
-            write_preview(rendered, out, args.text)
+            write_preview(rendered, args.out, args.text)
+            written = " and ".join(str(path) for path in (args.out, args.text) if path)
             print(f"digest {built.scope.name} {week}: {built.mentions.current} mentions, "
                   f"{built.complaints.current} complaints, {built.open_total} open; "
-                  f"wrote {out}" + (f" and {args.text}" if args.text else ""))
+                  f"wrote {written}")
         if args.send and digest is not None:
             runner = DigestRunner(config, store, lambda: now or datetime.now(UTC))
             result = runner.run(digest, week, resend=args.resend)

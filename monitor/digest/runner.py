@@ -248,7 +248,8 @@ def _one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def write_preview(rendered: Rendered, html_path: Path, text_path: Path | None) -> None:
-    html_path.write_text(rendered.preview_html(), encoding="utf-8")
+def write_preview(rendered: Rendered, html_path: Path | None, text_path: Path | None) -> None:
+    if html_path is not None:
+        html_path.write_text(rendered.preview_html(), encoding="utf-8")
     if text_path is not None:
         text_path.write_text(rendered.text, encoding="utf-8")
