@@ -8,8 +8,9 @@ HTML forms that work without JavaScript, a little of the project's own JS and CS
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,20 @@ class WebContext:
     limiter: LoginLimiter
     templates: Environment
     loop: LoopStatus
+    cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def cached(self, key: str, compute: Callable[[], Any], ttl: float = 60.0) -> Any:
+        """Filter choices (languages, assignees) read the whole mention table: once a
+        minute is plenty."""
+        hit = self.cache.get(key)
+        moment = time.monotonic()
+        if hit is None or moment - hit[0] > ttl:
+            hit = (moment, compute())
+            self.cache[key] = hit
+        return hit[1]
 
 
 class LoginRequired(Exception):

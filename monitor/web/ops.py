@@ -57,7 +57,7 @@ def health(config: Config, store: Store, loop: LoopStatus, now: datetime) -> tup
             problems.append("daemon loop not alive")
     else:
         body["loop"] = {"in_process": False}
-    figures = queries.figures(store, now)
+    figures = queries.figures(store, now, counts=False)
     crawl_age = _age(figures.last_crawl_at, now)
     limit = config.web.health_crawl_age if config.web else timedelta(hours=1)
     crawl_ok = (crawl_age is None or not limit or crawl_age <= limit.total_seconds()

@@ -16,6 +16,7 @@ from monitor import triage
 from monitor.core.durations import parse_duration
 from monitor.core.triage import STATUSES
 from monitor.web import ops, queries
+from monitor.web.app import WebContext
 from monitor.web.deps import (
     check_csrf,
     ctx,
@@ -108,8 +109,9 @@ def inbox(request: Request, user: User, brand: str = "", source: str = "",
                   sources=[source.id for source in context.config.sources],
                   severities=queries.SEVERITIES, kinds=queries.KINDS,
                   statuses=queries.STATUS_FILTERS,
-                  languages=queries.languages(context.store),
-                  assignees=queries.assignees(context.store, context.config),
+                  languages=context.cached("languages",
+                                           lambda: queries.languages(context.store)),
+                  assignees=_assignees(context),
                   snooze_choices=SNOOZE_CHOICES,
                   here=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
@@ -121,8 +123,14 @@ def mention_page(request: Request, mention_id: int, user: User) -> Response:
     if detail is None:
         raise HTTPException(404, f"There is no mention {mention_id}.")
     return render(request, "mention.html", user, d=detail, m=detail.mention,
-                  assignees=queries.assignees(context.store, context.config),
+                  assignees=_assignees(context),
                   snooze_choices=SNOOZE_CHOICES, statuses=STATUSES)
+
+
+def _assignees(context: WebContext) -> list[str]:
+    names: list[str] = context.cached(
+        "assignees", lambda: queries.assignees(context.store, context.config))
+    return names
 
 
 def _act(request: Request, user: Principal, action: str, ids: list[int],

@@ -255,24 +255,29 @@ class StoreFigures:
     states: list[SourceState]
 
 
-def figures(store: Store, now: datetime) -> StoreFigures:
-    """Everything /metrics and /healthz report, from the store: right with any number
-    of processes."""
+def figures(store: Store, now: datetime, counts: bool = True) -> StoreFigures:
+    """Everything /metrics (``counts``) and /healthz report, from the store: right with
+    any number of processes. The mention counts read the whole table, so /healthz
+    leaves them out."""
+    mentions: list[tuple[str, str, int]] = []
+    waiting = failures = breaches = overdue = 0
     with store.session() as session:
-        mentions = [(brand or "", kind, int(count)) for brand, kind, count in session.execute(
-            select(col(Mention.brand), col(Mention.kind), func.count())
-            .group_by(col(Mention.brand), col(Mention.kind)))]
-        waiting = int(session.scalar(select(func.count()).select_from(Mention).where(
-            col(Mention.kind) == "complaint", _waiting(now))) or 0)
+        if counts:
+            mentions = [(brand or "", kind, int(count)) for brand, kind, count in
+                        session.execute(select(col(Mention.brand), col(Mention.kind),
+                                               func.count())
+                                        .group_by(col(Mention.brand), col(Mention.kind)))]
+            waiting = int(session.scalar(select(func.count()).select_from(Mention).where(
+                col(Mention.kind) == "complaint", _waiting(now))) or 0)
+            failures = int(session.scalar(select(func.count()).select_from(Delivery).where(
+                col(Delivery.ok).is_(False))) or 0)
+            breaches = int(session.scalar(select(func.count()).select_from(Mention).where(
+                col(Mention.sla_breached_at).is_not(None))) or 0)
+            overdue = int(session.scalar(select(func.count()).select_from(Mention).where(
+                _waiting(now), col(Mention.first_reply_at).is_(None),
+                col(Mention.sla_due_at) < now)) or 0)
         alerts = {status: int(count) for status, count in session.execute(
             select(col(Alert.status), func.count()).group_by(col(Alert.status)))}
-        failures = int(session.scalar(select(func.count()).select_from(Delivery).where(
-            col(Delivery.ok).is_(False))) or 0)
-        breaches = int(session.scalar(select(func.count()).select_from(Mention).where(
-            col(Mention.sla_breached_at).is_not(None))) or 0)
-        overdue = int(session.scalar(select(func.count()).select_from(Mention).where(
-            _waiting(now), col(Mention.first_reply_at).is_(None),
-            col(Mention.sla_due_at) < now)) or 0)
         incidents_open = int(session.scalar(select(func.count()).select_from(Incident).where(
             col(Incident.status) == "open")) or 0)
         last_dispatch = session.scalar(select(func.max(col(Delivery.attempted_at))))
