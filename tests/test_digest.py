@@ -76,11 +76,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_sink(port: int | None = None) -> SmtpSink:
+def start_sink(port: int | None = None, login: tuple[str, str] | None = None) -> SmtpSink:
+    """An SMTP server on 127.0.0.1; with ``login``, one that wants AUTH (over plain TCP,
+    which only a test may allow)."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     sink = SmtpSink(port or _free_port())
-    sink.controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port)
+    options: dict[str, Any] = {}
+    if login is not None:
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                          data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and \
+                (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        options = {"authenticator": authenticator, "auth_required": True,
+                   "auth_require_tls": False}
+    sink.controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port,
+                                 **options)
     sink.controller.start()
     return sink
 
@@ -349,6 +363,25 @@ def test_smtp_capture_multipart_alternative_with_inline_images(
     assert (row.status, row.week, row.scope, row.recipients, row.attempts) == (
         "sent", WEEK, "acme-weekly", 3, 1)
     assert row.sent_at == NOW and len(row.delivered or []) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_from_the_mailto_url(store_url: str) -> None:
+    sink = start_sink(login=("digest", "s3cret"))
+    try:
+        good = f"mailto://digest:s3cret@127.0.0.1:{sink.port}?to=lead@example.com&from=d@example.com"
+        bad = good.replace("s3cret", "wrong")
+        config, store, _ids = seeded(store_url, recipients=[bad])
+        results = DigestRunner(config, store, Clock(NOW)).run_due()
+        assert [(r.status, r.error) for r in results] == [
+            ("failed", f"SMTP 127.0.0.1:{sink.port}: login refused (535)")]
+        assert "wrong" not in (runs(store)[0].error or "") and sink.messages == []
+        config.digests[0].recipients = [good]
+        results = DigestRunner(config, store, Clock(NOW + timedelta(minutes=15))).run_due()
+        assert [r.status for r in results] == ["sent"]
+        assert [m.rcpt_tos for m in sink.messages] == [["lead@example.com"]]
+    finally:
+        sink.controller.stop()
 
 
 def test_no_double_send_across_a_restart(store_url: str, smtp: SmtpSink) -> None:
