@@ -60,8 +60,9 @@ def volume_chart(digest: Digest) -> bytes:
             markersize=3, linewidth=1, label="mentions, week before")
     ax.set_xticks(positions, labels)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, max(1, *mentions, *previous) * 1.3)  # room for the legend
     ax.set_title("Mentions per day", fontsize=10, color=INK, loc="left")
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=3)
     return _png(figure)
 
 
@@ -80,7 +81,8 @@ def reply_chart(digest: Digest) -> bytes:
            edgecolor=MUTED, linewidth=0.5, label="week before")
     ax.set_xticks(positions, labels)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, max(1, *current, *previous) * 1.3)
     ax.set_title("Time to first public reply (complaints)", fontsize=10, color=INK,
                  loc="left")
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=3)
     return _png(figure)

@@ -43,9 +43,15 @@ def _environment(autoescape: bool, zone: str) -> Environment:
     tz = ZoneInfo(zone)
     environment.filters["hours"] = format_hours
     environment.filters["percent"] = _percent
+    environment.filters["num"] = _number
     environment.filters["local"] = lambda value: _local(value, tz)
     environment.filters["safe_url"] = _safe_url
     return environment
+
+
+def _number(value: int) -> str:
+    """10,000 rather than 10000."""
+    return f"{value:,}"
 
 
 def _percent(value: float | None) -> str:
@@ -81,11 +87,11 @@ def subject(digest: Digest, prefix: str) -> str:
         return head + "a quiet week" + (f", {digest.open_total} still open"
                                         if digest.open_total else "")
     complaints = digest.complaints
-    parts = [f"{complaints.current} complaint{'s' if complaints.current != 1 else ''}"
+    parts = [f"{_number(complaints.current)} complaint{'s' if complaints.current != 1 else ''}"
              + (f" ({complaints.delta:+d})" if complaints.previous and complaints.delta else "")]
     if digest.response.median_hours is not None:
         parts.append(f"median reply {format_hours(digest.response.median_hours)}")
-    parts.append(f"{digest.open_total} still open")
+    parts.append(f"{_number(digest.open_total)} still open")
     blind = sorted({gap.source_id for gap in digest.coverage})
     if blind:
         parts.append(f"coverage gaps: {', '.join(blind[:3])}{'…' if len(blind) > 3 else ''}")
@@ -95,14 +101,15 @@ def subject(digest: Digest, prefix: str) -> str:
 def _tiles(digest: Digest) -> list[dict[str, str]]:
     response = digest.response
     return [
-        {"label": "Complaints", "value": str(digest.complaints.current),
-         "detail": f"of {digest.mentions.current} mentions; week before {digest.complaints.previous}"},
+        {"label": "Complaints", "value": _number(digest.complaints.current),
+         "detail": f"of {_number(digest.mentions.current)} mentions; week before "
+                   f"{_number(digest.complaints.previous)}"},
         {"label": "Median first reply", "value": format_hours(response.median_hours),
          "detail": f"90th percentile {format_hours(response.p90_hours)}"},
         {"label": "Within reply target", "value": _percent(response.sla.share_within),
-         "detail": f"{response.sla.breached} late; week before "
+         "detail": f"{_number(response.sla.breached)} late; week before "
                    f"{_percent(response.previous_sla.share_within)}"},
-        {"label": "Still open", "value": str(digest.open_total),
+        {"label": "Still open", "value": _number(digest.open_total),
          "detail": "complaints without a public reply"},
     ]
 
