@@ -130,6 +130,26 @@ def test_login_is_rate_limited_per_user_and_address(web: Web) -> None:
     assert login(anonymous, "alice", PASSWORDS["alice"]).status_code == 303
 
 
+def test_login_limit_counts_the_client_behind_a_trusted_proxy(store_url: str) -> None:
+    web = make_web(store_url, proxy_addresses=["testclient"])
+    attacker = TestClient(web.web, headers={"X-Forwarded-For": "203.0.113.7"})
+    for name in ("x1", "x2", "x3", "x4", "x5"):
+        assert login(attacker, name, "guess").status_code == 401
+    assert login(attacker, "alice", PASSWORDS["alice"]).status_code == 429
+    # Someone else behind the same proxy can still log in.
+    colleague = TestClient(web.web, headers={"X-Forwarded-For": "198.51.100.2"})
+    assert login(colleague, "alice", PASSWORDS["alice"]).status_code == 303
+
+
+def test_a_session_ends_after_its_lifetime(store_url: str) -> None:
+    web = make_web(store_url, session_lifetime="2h")
+    browser = client(web)
+    web.clock.advance(hours=1, minutes=59)
+    assert browser.get("/", follow_redirects=False).status_code == 200
+    web.clock.advance(minutes=2)
+    assert browser.get("/", follow_redirects=False).status_code == 303
+
+
 def test_changing_the_password_hash_ends_sessions(store_url: str) -> None:
     web = make_web(store_url)
     browser = client(web)

@@ -16,6 +16,7 @@ from monitor.core.triage import countdown, is_waiting, next_status
 from monitor.web.security import (
     LoginLimiter,
     Principal,
+    client_address,
     csrf_ok,
     csrf_token,
     proxy_principal,
@@ -224,3 +225,16 @@ def test_login_limiter_window() -> None:
     assert limiter.retry_after(["user:ann"], NOW + timedelta(minutes=3)) == 0
     assert limiter.retry_after(["addr:1.2.3.4"], NOW + timedelta(minutes=3)) == 7 * 60
     assert limiter.retry_after(keys, NOW + timedelta(minutes=10)) == 0  # the first one expired
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "address"), [
+    ("198.51.100.9", None, "198.51.100.9"),
+    ("198.51.100.9", "203.0.113.7", "198.51.100.9"),  # not a proxy: the header is ignored
+    ("127.0.0.1", None, "127.0.0.1"),
+    ("127.0.0.1", "203.0.113.7", "203.0.113.7"),
+    ("127.0.0.1", "1.1.1.1, 203.0.113.7", "203.0.113.7"),  # the hop the proxy appended
+    ("127.0.0.1", "203.0.113.7, 127.0.0.1", "203.0.113.7"),
+    (None, None, "unknown"),
+])
+def test_client_address(peer: str | None, forwarded: str | None, address: str) -> None:
+    assert client_address(_web(), peer, forwarded) == address

@@ -32,7 +32,7 @@ def page_user(request: Request) -> Principal:
     anyone else is sent to the login page."""
     context = ctx(request)
     user = proxy_principal(context.web, _client(request), request.headers) or \
-        session_principal(context.web, request.session)
+        session_principal(context.web, request.session, context.now())
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)

@@ -26,7 +26,14 @@ from monitor.web.deps import (
     page_user,
     render,
 )
-from monitor.web.security import Principal, authenticate, password_fingerprint, safe_next
+from monitor.web.security import (
+    Principal,
+    authenticate,
+    client_address,
+    password_fingerprint,
+    printable,
+    safe_next,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -55,25 +62,28 @@ def login(request: Request, csrf: Csrf, username: Annotated[str, Form()] = "",
     context = ctx(request)
     now = context.now()
     name = username.strip()[:200]
-    address = request.client.host if request.client else "unknown"
+    address = client_address(context.web, request.client.host if request.client else None,
+                             request.headers.get("x-forwarded-for"))
     keys = [f"addr:{address}", f"user:{name.casefold()}"]
+    shown = printable(name)
     wait = context.limiter.retry_after(keys, now)
     if wait:
-        log.warning("login_throttled user=%s address=%s retry_after=%ss", name, address, wait)
+        log.warning("login_throttled user=%s address=%s retry_after=%ss", shown, address, wait)
         return render(request, "login.html", None, 429, {"Retry-After": str(wait)},
                       next=safe_next(next),
                       error=f"Too many failed logins: try again in {wait} seconds.")
     user = authenticate(context.web, name, password)
     if user is None:
         context.limiter.failed(keys, now)
-        log.warning("login_failed user=%s address=%s", name, address)
+        log.warning("login_failed user=%s address=%s", shown, address)
         return render(request, "login.html", None, 401, next=safe_next(next),
                       error="Wrong user name or password.")
     context.limiter.succeeded([keys[1]])
     request.session.clear()  # a fresh session (and CSRF token) at every login
     request.session["user"] = user.name
     request.session["pw"] = password_fingerprint(context.web.users[user.name].password_hash)
-    log.info("login user=%s address=%s", name, address)
+    request.session["at"] = int(now.timestamp())
+    log.info("login user=%s address=%s", shown, address)
     return RedirectResponse(safe_next(next), 303)
 
 

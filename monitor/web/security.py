@@ -81,9 +81,17 @@ def authenticate(config: WebConfig, name: str, password: str) -> Principal | Non
     return Principal(name, user.role, "session")
 
 
-def session_principal(config: WebConfig, session: dict[str, Any]) -> Principal | None:
+def session_principal(config: WebConfig, session: dict[str, Any],
+                      now: datetime) -> Principal | None:
+    """The session's user, while the login is younger than ``session_lifetime`` (the
+    cookie itself also expires after that long unused) and the user's password hash is
+    the one they logged in with."""
     name = session.get("user")
     if not isinstance(name, str):
+        return None
+    logged_in = session.get("at")
+    if not isinstance(logged_in, int | float) or \
+            not 0 <= now.timestamp() - logged_in <= config.session_lifetime.total_seconds():
         return None
     user = config.users.get(name)
     if user is None or not user.password_hash:
@@ -104,6 +112,23 @@ def proxy_principal(config: WebConfig, client_host: str | None,
         return None
     user = config.users.get(name)
     return Principal(name, user.role if user else config.proxy_role, "proxy")
+
+
+def client_address(config: WebConfig, peer: str | None, forwarded_for: str | None) -> str:
+    """The address a login attempt is counted against. Behind a reverse proxy listed in
+    ``proxy_addresses`` it is the nearest address in X-Forwarded-For that is not one of
+    the proxies (the client cannot forge the hops the proxy appended)."""
+    address = peer or "unknown"
+    if peer in config.proxy_addresses and forwarded_for:
+        for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+            if hop and hop not in config.proxy_addresses:
+                return hop[:100]
+    return address
+
+
+def printable(text: str) -> str:
+    """User-supplied text fit for one log line."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:200]
 
 
 def token_principal(config: WebConfig, authorization: str | None) -> Principal | None:
