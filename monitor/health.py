@@ -93,7 +93,7 @@ class SourceHealth:
                             source_id, health.status, last_status or OK, health.reason)
                 if change.alert is not None and self.settings.ops_channel:
                     result.alerts += self._alert(session, source_id, event_id, change.alert,
-                                                 health, last, now)
+                                                 health, now)
         return result
 
     def statuses(self) -> list[SourceStatus]:
@@ -120,16 +120,31 @@ class SourceHealth:
             .order_by(col(Mention.published_at).desc())
             .limit(self.settings.silent_history)) if row[0] is not None]
 
+    def _outage(self, session: Session, source_id: str, event_id: int) -> list[SourceEvent]:
+        """The bad events since the source was last ok, oldest first."""
+        bad: list[SourceEvent] = []
+        for event in session.scalars(
+                select(SourceEvent).where(col(SourceEvent.source_id) == source_id,
+                                          col(SourceEvent.id) < event_id)
+                .order_by(col(SourceEvent.id).desc()).limit(100)):
+            if event.status == OK:
+                break
+            bad.append(event)
+        return bad[::-1]
+
     # -- the alert --------------------------------------------------------------------
 
     def _alert(self, session: Session, source_id: str, event_id: int, kind: str,
-               health: Health, last: SourceEvent | None, now: datetime) -> int:
+               health: Health, now: datetime) -> int:
         channel = self.settings.ops_channel
         assert channel is not None
         key = f"rm-src-{source_id}-e{event_id}-{channel}"
         if kind == "recovered":
-            was = last.status if last is not None else "down"
-            lasted = f" after {describe(now - last.at)} {was}" if last is not None else ""
+            outage = self._outage(session, source_id, event_id)
+            lasted = ""
+            if outage:
+                states = ", ".join(dict.fromkeys(event.status for event in outage))
+                lasted = f" after {describe(now - outage[0].at)} {states}"
             title = f"[source recovered] {source_id} is ok again{lasted}"
             body = f"Source {source_id} works again{lasted}; mentions from it are coming in."
             purpose = "source_recovered"

@@ -25,6 +25,7 @@ from monitor.core.routing import Rule, match_brand, route
 from monitor.core.threads import PriorMessage, follow_up
 from monitor.incidents import Incidents, NewComplaint
 from monitor.notify.render import alert_body, alert_title
+from monitor.replies import Replies
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
 from monitor.triage import apply_ignore_rules, load_ignore_rules
 from spiders.items import MentionItem, to_utc
@@ -124,6 +125,8 @@ class Ingestor:
         self.first_only = config.notify.route_mode == "first"
         self.follow_up_window = config.lifecycle.follow_up_window
         self.incidents = Incidents(store, config)
+        # Public replies (site data, brand-account posts) and the SLA clock: issue 6.
+        self.replies = Replies(store, config)
         self.clock = clock
 
     def ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
@@ -194,6 +197,10 @@ class Ingestor:
                 and not prepared[key].item.removed
             ], now, self.incident_alert_rows)
             alerts.extend(incident_alerts)
+            alerts.extend(self.replies.on_ingest(session, [
+                (mention_id, prepared[key].item, verdicts.get(key))
+                for key, mention_id in [*((k, v.id) for k, v in seen.items()), *inserted.items()]
+            ], now))
             for key, mention_id in inserted.items():
                 if key in folded:
                     continue  # its incident speaks for it
