@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.web import cli as web_cli
 
     web_cli.add_parser(sub)
+    from monitor import response_cli
+
+    response_cli.add_parser(sub)
     return parser
 
 
@@ -124,6 +127,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monitor.digest import cli as digest_cli
 
         return digest_cli.run(args)
+    if command in ("health", "sla"):
+        from monitor import response_cli
+
+        return response_cli.run(args)
     if command == "classify":
         from monitor import classify_cmd
 

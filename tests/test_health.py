@@ -249,3 +249,31 @@ def test_daemon_records_health_after_each_crawl(tmp_path: Path, server: FixtureS
     assert len(titles) == 2
     assert titles[0].startswith("[source failing] news: failed 3 runs in a row")
     assert titles[1].startswith("[source recovered] news is ok again after")
+
+
+def test_health_and_sla_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+    from monitor.config import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[store]\nurl = "sqlite:///rm.db"\n[brands.acme]\nkeywords = ["acme"]\n'
+        '[[sources]]\nid = "tp"\nspider = "trustpilot"\n'
+        'url = "https://www.trustpilot.com/review/acme.com"\nbrand = "acme"\n'
+        '[[sources]]\nid = "news"\nspider = "feed"\nurl = "https://example.com/f.xml"\n')
+    app = make_app(load_config(path), clock=lambda: NOW)
+    health = SourceHealth(app.store, app.config)
+    run(app, health, NOW, "blocked")
+    from spiders.items import MentionItem
+
+    app.ingestor.ingest([MentionItem(source_id="tp", external_id="r1", author="Kim",
+                                     title="Awful", rating=1.0,
+                                     body="Acme never delivered my order. Terrible.")], NOW)
+    assert main(["health", "--config", str(path)]) == 1  # a source is not ok
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:2] == ["tp", "blocked"] and "HTTP 403" in out[1]
+    assert out[2].split()[:2] == ["news", "ok"] and out[2].endswith("never")
+    assert main(["sla", "--config", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "due (UTC)" in out[0] and len(out) == 2
+    assert "2026-11-" in out[1] and "Awful" in out[1] and " tp " in out[1]
