@@ -21,6 +21,7 @@ from monitor.app import App
 from monitor.config import SourceConfig
 from monitor.core.schedule import backoff_delay, next_run_after_success
 from monitor.crawl import ASYNCIO_REACTOR, CrawlAdapter, SourceRun
+from monitor.health import SourceHealth
 from monitor.store import SourceState
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Daemon:
         from monitor.digest.runner import DigestRunner
 
         self.digests = DigestRunner(app.config, app.store, app.clock)
+        # Source health alerts and the SLA clock (docs/response.md).
+        self.health = SourceHealth(app.store, app.config)
+        self.sla = app.ingestor.replies.sla
 
     # -- one pass -------------------------------------------------------------
 
@@ -58,6 +62,7 @@ class Daemon:
         if os.environ.get(_CRASH_AFTER_INGEST):
             os._exit(17)
         await asyncio.to_thread(self.app.ingestor.sweep_incidents)
+        await asyncio.to_thread(self.sla.sweep, self.app.clock())
         await asyncio.to_thread(self.digests.run_due)
         await self.app.dispatcher.drain()
         failed = [run for run in runs if run.failed]
@@ -126,12 +131,15 @@ class Daemon:
 
     async def _dispatch_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
+        next_sweep = next_sla = loop.time()
         while not self.stopping.is_set():
             try:
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + self.sweep_every
                     await asyncio.to_thread(self.app.ingestor.sweep_incidents)
+                if loop.time() >= next_sla:
+                    next_sla = loop.time() + self.config.sla.sweep_every.total_seconds()
+                    await asyncio.to_thread(self.sla.sweep, self.app.clock())
                 await self.app.dispatcher.dispatch_due()
             except Exception as error:  # the loop must survive a store hiccup
                 log.error("dispatch_failed error=%s", _one_line(error))
@@ -175,6 +183,10 @@ class Daemon:
         for source, state in states:
             self._record_run(source, state, runs[source.id], started_at, now)
         await asyncio.to_thread(self.app.store.save_source_states, [s for _, s in states])
+        try:
+            await asyncio.to_thread(self.health.check, [source.id for source, _ in states], now)
+        except Exception as error:  # health is a report on the crawl, never a reason to stop
+            log.error("source_health_failed error=%s", _one_line(error))
         return [runs[source.id] for source, _state in states]
 
     def _record_run(self, source: SourceConfig, state: SourceState, run: SourceRun,
