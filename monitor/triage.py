@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from monitor.core import ignore as ignore_rules
@@ -22,7 +23,7 @@ from monitor.core.classify import Verdict
 from monitor.core.triage import TRANSITIONS
 from monitor.errors import MonitorError
 from monitor.store import Alert, Mention, Store
-from monitor.store.models import IgnoreRule, Note
+from monitor.store.models import IgnoreRule, Note, TriageEvent
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,30 @@ def _existing(session: Session, ids: list[int]) -> list[int]:
     return [i for i in found if i is not None]
 
 
-def _transition(session: Session, action: str, ids: list[int],
-                values: dict[str, Any]) -> int:
+def _transition(session: Session, action: str, ids: list[int], values: dict[str, Any],
+                by: str, now: datetime, detail: str | None = None,
+                extra: ColumnElement[bool] | None = None) -> int:
+    """Apply ``action`` to those of ``ids`` whose status allows it, record who did it for
+    each one changed, and return how many changed."""
     transition = TRANSITIONS[action]
     statement = update(Mention).where(col(Mention.id).in_(ids),
                                       col(Mention.status).in_(transition.from_statuses))
+    if extra is not None:
+        statement = statement.where(extra)
     if transition.to_status is not None:
         values = {"status": transition.to_status, **values}
-    result = session.execute(statement.values(**values))
-    return int(getattr(result, "rowcount", 0) or 0)
+    changed = list(session.scalars(statement.values(**values).returning(col(Mention.id))))
+    _record(session, action, changed, by, now, detail)
+    return len(changed)
+
+
+def _record(session: Session, action: str, ids: Sequence[int | None], by: str,
+            now: datetime, detail: str | None = None) -> None:
+    for mention_id in ids:
+        if mention_id is None:
+            continue
+        session.add(TriageEvent(mention_id=mention_id, action=action, by=by[:200], at=now,
+                                detail=detail))
 
 
 def _log(action: str, ids: list[int], by: str, changed: int) -> None:
@@ -82,10 +98,16 @@ def acknowledge(store: Store, mention_ids: Sequence[int], by: str, now: datetime
     if routing_ack is not None:
         for mention_id in ids:
             routing_ack(store, mention_id, by, now)
+    changed_ids = [mention_id for mention_id, status in before.items()
+                   if status in TRANSITIONS["acknowledge"].from_statuses]
     with store.session() as session:
-        _transition(session, "acknowledge", ids,
-                    {"acknowledged_at": now, "acknowledged_by": by[:200],
-                     "snoozed_until": None})
+        update_statement = update(Mention).where(
+            col(Mention.id).in_(ids),
+            col(Mention.status).in_(TRANSITIONS["acknowledge"].from_statuses))
+        session.execute(update_statement.values(
+            status="acknowledged", acknowledged_at=now, acknowledged_by=by[:200],
+            snoozed_until=None))
+        _record(session, "acknowledge", changed_ids, by, now)
         session.execute(update(Mention).where(col(Mention.id).in_(ids),
                                               col(Mention.acknowledged_at).is_(None))
                         .values(acknowledged_at=now, acknowledged_by=by[:200]))
@@ -93,10 +115,8 @@ def acknowledge(store: Store, mention_ids: Sequence[int], by: str, now: datetime
             session.execute(update(Alert).where(col(Alert.mention_id).in_(ids),
                                                 col(Alert.acked_at).is_(None))
                             .values(acked_at=now, acked_by=by[:200], escalate_at=None))
-    changed = sum(1 for status in before.values()
-                  if status in TRANSITIONS["acknowledge"].from_statuses)
-    _log("acknowledge", ids, by, changed)
-    return changed
+    _log("acknowledge", ids, by, len(changed_ids))
+    return len(changed_ids)
 
 
 def _routing_acknowledge() -> Any:
@@ -113,7 +133,10 @@ def assign(store: Store, mention_ids: Sequence[int], assignee: str | None, by: s
     name = (assignee or "").strip()[:200] or None
     with store.session() as session:
         ids = _existing(session, ids)
-        changed = _transition(session, "assign", ids, {"assignee": name})
+        same = col(Mention.assignee).is_not(None) if name is None else \
+            or_(col(Mention.assignee).is_(None), col(Mention.assignee) != name)
+        changed = _transition(session, "assign", ids, {"assignee": name}, by, now,
+                              f"to {name}" if name else "unassigned", extra=same)
     _log("assign", ids, by, changed)
     return changed
 
@@ -125,7 +148,8 @@ def snooze(store: Store, mention_ids: Sequence[int], until: datetime, by: str,
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
-        changed = _transition(session, "snooze", ids, {"snoozed_until": until})
+        changed = _transition(session, "snooze", ids, {"snoozed_until": until}, by, now,
+                              f"until {until:%Y-%m-%d %H:%M} UTC")
     _log("snooze", ids, by, changed)
     return changed
 
@@ -136,7 +160,7 @@ def mark_replied(store: Store, mention_ids: Sequence[int], by: str, now: datetim
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
-        changed = _transition(session, "replied", ids, {"snoozed_until": None})
+        changed = _transition(session, "replied", ids, {"snoozed_until": None}, by, now)
         session.execute(update(Mention).where(col(Mention.id).in_(ids),
                                               col(Mention.first_reply_at).is_(None))
                         .values(first_reply_at=now))
@@ -149,7 +173,7 @@ def resolve(store: Store, mention_ids: Sequence[int], by: str, now: datetime) ->
     with store.session() as session:
         ids = _existing(session, ids)
         changed = _transition(session, "resolve", ids,
-                              {"resolved_at": now, "snoozed_until": None})
+                              {"resolved_at": now, "snoozed_until": None}, by, now)
     _log("resolve", ids, by, changed)
     return changed
 
@@ -159,7 +183,7 @@ def reopen(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> 
     with store.session() as session:
         ids = _existing(session, ids)
         changed = _transition(session, "reopen", ids,
-                              {"resolved_at": None, "snoozed_until": None})
+                              {"resolved_at": None, "snoozed_until": None}, by, now)
     _log("reopen", ids, by, changed)
     return changed
 
@@ -174,7 +198,11 @@ def not_complaint(store: Store, mention_ids: Sequence[int], by: str, now: dateti
         raise TriageError("an ignore phrase needs at least 3 characters")
     with store.session() as session:
         ids = _existing(session, ids)
-        changed = _transition(session, "not_complaint", ids, {"snoozed_until": None})
+        learnt = [what for what, wanted in (("ignore the author", ignore_author),
+                                             (f"ignore '{phrase_value}'", phrase_value))
+                  if wanted]
+        changed = _transition(session, "not_complaint", ids, {"snoozed_until": None}, by,
+                              now, "; ".join(learnt) or None)
         rows = session.execute(select(col(Mention.id), col(Mention.brand),
                                       col(Mention.author_key))
                                .where(col(Mention.id).in_(ids))).all()

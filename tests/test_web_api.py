@@ -31,7 +31,7 @@ from web_helpers import (  # noqa: E402
 )
 
 from monitor.store import Alert, Mention, Store  # noqa: E402
-from monitor.store.models import IgnoreRule, Note  # noqa: E402
+from monitor.store.models import IgnoreRule, Note, TriageEvent  # noqa: E402
 from monitor.web.ops import LoopStatus  # noqa: E402
 
 
@@ -305,6 +305,16 @@ def test_every_action_through_the_forms(web: Web) -> None:
         notes = list(session.scalars(select(Note)))
     assert [(n.author, n.body) for n in notes] == [("alice", "Called the customer.")]
     assert "Called the customer." in browser.get(page).text
+    with web.store.session() as session:
+        events = [(e.action, e.by, e.detail) for e in session.scalars(
+            select(TriageEvent).where(col(TriageEvent.mention_id) == mention_id)
+            .order_by(col(TriageEvent.id)))]
+    assert events == [("acknowledge", "alice", None), ("assign", "alice", "to alice"),
+                      ("assign", "alice", "to ada"),
+                      ("snooze", "alice", "until 2026-11-24 16:00 UTC"),
+                      ("replied", "alice", None), ("resolve", "alice", None),
+                      ("reopen", "alice", None)]  # the second resolve changed nothing
+    assert "alice: snooze until 2026-11-24 16:00 UTC" in browser.get(page).text
     # An unknown action and a bad snooze are refused without changing anything.
     assert post_form(browser, f"/mentions/{mention_id}/explode", {}, page).status_code == 404
     act("snooze", snooze_for="forever")
@@ -455,6 +465,8 @@ def test_api_list_get_ack_assign_resolve_notes(web: Web) -> None:
     assert resolved["mention"]["status"] == "resolved"
     detail = api.get(f"/api/v1/mentions/{first}").json()
     assert detail["notes"][0]["body"] == "on it" and detail["status"] == "resolved"
+    assert [(e["action"], e["by"], e["detail"]) for e in detail["history"]] == [
+        ("acknowledge", "bot", None), ("assign", "bot", "to alice"), ("resolve", "bot", None)]
     assert api.get("/api/v1/mentions").json()["total"] == 0  # nothing waiting
     assert api.get("/api/v1/mentions", params={"status": "all"}).json()["total"] == 2
     assert api.post("/api/v1/mentions/99999/ack").status_code == 404

@@ -357,3 +357,19 @@ class IgnoreRule(SQLModel, table=True):
     mention_id: int | None = Field(default=None, foreign_key="mention.id")
     created_by: str = Field(max_length=200)
     created_at: datetime = _time(nullable=False)
+
+
+class TriageEvent(SQLModel, table=True):
+    """Who did what to a mention in the inbox or the API (acknowledged, assigned to ann,
+    snoozed until ..., resolved ...): the mention's history on its page."""
+
+    __tablename__ = "triage_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    # acknowledge | assign | snooze | replied | resolve | reopen | not_complaint
+    action: str = Field(max_length=30)
+    by: str = Field(max_length=200)
+    at: datetime = _time(nullable=False)
+    # "to ann", "until 2026-11-24 16:00 UTC", "ignore author; phrase 'x'"
+    detail: str | None = None

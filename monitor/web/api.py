@@ -110,11 +110,19 @@ class NoteOut(BaseModel):
     created_at: datetime
 
 
+class EventOut(BaseModel):
+    action: str
+    by: str
+    at: datetime
+    detail: str | None
+
+
 class MentionDetailOut(MentionOut):
     revisions: list[RevisionOut]
     thread: list[MentionOut]
     replies: list[ReplyOut]
     notes: list[NoteOut]
+    history: list[EventOut] = Field(description="who did what, oldest first")
 
 
 class AssignIn(BaseModel):
@@ -181,6 +189,8 @@ def _detail(request: Request, mention_id: int) -> MentionDetailOut:
         replies=replies,
         notes=[NoteOut(id=n.id or 0, author=n.author, body=n.body, created_at=n.created_at)
                for n in detail.notes],
+        history=[EventOut(action=e.action, by=e.by, at=e.at, detail=e.detail)
+                 for e in detail.history],
     )
 
 

@@ -22,7 +22,7 @@ from monitor.store import (
     SourceState,
     Store,
 )
-from monitor.store.models import IgnoreRule, Note, PublicReply, SourceEvent
+from monitor.store.models import IgnoreRule, Note, PublicReply, SourceEvent, TriageEvent
 
 SEVERITIES = ("critical", "high", "normal", "low")
 KINDS = ("complaint", "question", "praise", "other")
@@ -138,6 +138,7 @@ class Detail:
     alerts: list[Alert] = field(default_factory=list)
     sightings: list[MentionSighting] = field(default_factory=list)
     incident: Incident | None = None
+    history: list[TriageEvent] = field(default_factory=list)
 
 
 def mention_detail(store: Store, mention_id: int) -> Detail | None:
@@ -167,6 +168,9 @@ def mention_detail(store: Store, mention_id: int) -> Detail | None:
             .order_by(col(MentionSighting.first_seen_at))))
         if mention.incident_id is not None:
             detail.incident = session.get(Incident, mention.incident_id)
+        detail.history = list(session.scalars(
+            select(TriageEvent).where(col(TriageEvent.mention_id) == mention_id)
+            .order_by(col(TriageEvent.at), col(TriageEvent.id))))
         return detail
 
 

@@ -119,6 +119,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('brand', 'field', 'value', name='uq_ignore_rule')
     )
+    op.create_table('triage_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('mention_id', sa.Integer(), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('at', monitor.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.ForeignKeyConstraint(['mention_id'], ['mention.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('triage_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_triage_event_mention_id'), ['mention_id'], unique=False)
 
 
     # -- weekly digest (issue 7): retries of a failed send and the claim of a run
@@ -152,6 +164,9 @@ def downgrade() -> None:
         batch_op.drop_column('next_attempt_at')
         batch_op.drop_column('attempts')
     # -- web triage (issue 8)
+    with op.batch_alter_table('triage_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_triage_event_mention_id'))
+    op.drop_table('triage_event')
     op.drop_table('ignore_rule')
 
     with op.batch_alter_table('mention', schema=None) as batch_op:
