@@ -275,3 +275,20 @@ def test_two_sweepers_send_each_stage_once(store_url: str, receiver: Receiver) -
     breaches = [a for a in alerts(app) if a.purpose == "sla_breach"]
     assert len(breaches) == 6
     assert len({a.idempotency_key for a in breaches}) == 6
+
+
+def test_unknown_channels_and_bad_reminders_are_config_errors(tmp_path: Any) -> None:
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        make_config(f"sqlite:///{tmp_path / 'x.db'}",
+                    sla={"lead_channel": "boss"},
+                    health={"ops_channel": "pager"}, replies={"template_channel": "lead"})
+    problems = "\n".join(error.value.problems)
+    assert "sla.lead_channel: no channel 'boss' in [channels]" in problems
+    assert "health.ops_channel: no channel 'pager' in [channels]" in problems
+    assert "replies.template_channel: no channel 'lead' in [channels]" in problems
+    with pytest.raises(ConfigError) as error:
+        make_config(f"sqlite:///{tmp_path / 'x.db'}", sla={"reminders": [50, 120]})
+    assert "sla.reminders: each reminder is a percentage of the target between 1 and 99" \
+        in error.value.problems[0]
