@@ -476,6 +476,23 @@ def test_api_list_get_ack_assign_resolve_notes(web: Web) -> None:
     assert not_complaint.json()["mention"]["status"] == "not_complaint"
 
 
+def test_api_bulk(web: Web) -> None:
+    ids = web.ingest(*(complaint(f"k{i}", author=f"K{i}") for i in range(3)))
+    api = TestClient(web.web, headers=bearer("bot"))
+    assert api.post("/api/v1/bulk", json={"ids": ids, "action": "assign",
+                                           "assignee": "ada"}).json() == {"changed": 3}
+    assert api.post("/api/v1/bulk", json={"ids": ids[:2], "action": "resolve"}
+                    ).json() == {"changed": 2}
+    assert api.post("/api/v1/bulk", json={"ids": ids, "action": "resolve"}
+                    ).json() == {"changed": 1}
+    assert api.post("/api/v1/bulk", json={"ids": ids, "action": "snooze"}).status_code == 422
+    assert api.post("/api/v1/bulk", json={"ids": [], "action": "resolve"}).status_code == 422
+    assert api.post("/api/v1/bulk", json={"ids": ids, "action": "explode"}).status_code == 422
+    assert TestClient(web.web, headers=bearer("reader")).post(
+        "/api/v1/bulk", json={"ids": ids, "action": "reopen"}).status_code == 403
+    assert [mention(web, i).status for i in ids] == ["resolved"] * 3
+
+
 def test_api_roles(web: Web) -> None:
     [mention_id] = web.ingest(complaint("r1"))
     reader = TestClient(web.web, headers=bearer("reader"))

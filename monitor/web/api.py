@@ -5,7 +5,7 @@ mark replied, resolve, reopen, "not a complaint" and notes. Bearer tokens from
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -142,6 +142,18 @@ class NotComplaintIn(BaseModel):
 
 class NoteIn(BaseModel):
     body: str = Field(min_length=1, max_length=triage.MAX_NOTE)
+
+
+class BulkIn(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=triage.MAX_BULK)
+    action: Literal["ack", "assign", "snooze", "replied", "resolve", "reopen",
+                    "not-complaint"]
+    assignee: str | None = Field(default=None, max_length=200, description="for assign")
+    minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60, description="for snooze")
+
+
+class BulkResult(BaseModel):
+    changed: int = Field(description="how many of the mentions the action changed")
 
 
 class ActionResult(BaseModel):
@@ -285,3 +297,31 @@ def add_note(request: Request, mention_id: int, body: NoteIn, user: Actor) -> No
         raise HTTPException(400, str(error)) from error
     return NoteOut(id=note.id or 0, author=note.author, body=note.body,
                    created_at=note.created_at)
+
+
+@router.post("/bulk", response_model=BulkResult)
+def bulk(request: Request, body: BulkIn, user: Actor) -> BulkResult:
+    """One action on many mentions (up to 500); mentions it does not apply to are skipped."""
+    context = ctx(request)
+    now = context.now()
+    store, ids, by = context.store, body.ids, user.name
+    try:
+        if body.action == "ack":
+            changed = triage.acknowledge(store, ids, by, now)
+        elif body.action == "assign":
+            changed = triage.assign(store, ids, body.assignee, by, now)
+        elif body.action == "snooze":
+            if body.minutes is None:
+                raise HTTPException(422, "snooze needs minutes")
+            changed = triage.snooze(store, ids, now + timedelta(minutes=body.minutes), by, now)
+        elif body.action == "replied":
+            changed = triage.mark_replied(store, ids, by, now)
+        elif body.action == "resolve":
+            changed = triage.resolve(store, ids, by, now)
+        elif body.action == "reopen":
+            changed = triage.reopen(store, ids, by, now)
+        else:
+            changed = triage.not_complaint(store, ids, by, now)
+    except triage.TriageError as error:
+        raise HTTPException(400, str(error)) from error
+    return BulkResult(changed=changed)
