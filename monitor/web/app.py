@@ -141,7 +141,12 @@ def _mount_ack(app: FastAPI, config: Config, store: Store,
     factory = getattr(ack, "make_router", None) or getattr(ack, "make_ack_router", None)
     router: Any = getattr(ack, "router", None)
     if factory is not None:
-        router = factory(config, store, clock)
+        import inspect
+
+        # Hand the factory what it asks for, by name.
+        offered = {"config": config, "store": store, "clock": clock, "web": config.web}
+        wanted = inspect.signature(factory).parameters
+        router = factory(**{name: value for name, value in offered.items() if name in wanted})
     if router is not None:
         app.include_router(router)
 

@@ -107,9 +107,9 @@ class StoreCollector(Collector):
                                 "Complaints open, acknowledged or due from a snooze",
                                 value=figures.waiting)
         alerts = CounterMetricFamily("review_monitor_alerts",
-                                     "Alerts in the outbox by status (pending, sent, dead)",
+                                     "Alerts in the outbox by status (pending, sent, dead, cancelled ...)",
                                      labels=["status"])
-        for status in ("pending", "sent", "dead"):
+        for status in sorted({"pending", "sent", "dead", *figures.alerts}):
             alerts.add_metric([status], figures.alerts.get(status, 0))
         yield alerts
         yield CounterMetricFamily("review_monitor_alert_delivery_failures",
