@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -125,6 +125,8 @@ class Ingestor:
         self.first_only = config.notify.route_mode == "first"
         self.follow_up_window = config.lifecycle.follow_up_window
         self.incidents = Incidents(store, config)
+        # Canonical URLs that name several stored mentions (review pages): never merged.
+        self._shared_urls: set[str] = set()
         # Public replies (site data, brand-account posts) and the SLA clock: issue 6.
         self.replies = Replies(store, config)
         self.clock = clock
@@ -159,16 +161,12 @@ class Ingestor:
                                              entry.item, verdict)
                 verdicts[key] = (brand, verdict)
                 rows.append(self._mention_row(entry, brand, verdict, now))
-            # A fixed order, so two processes inserting the same batch wait for each other
+            # In key order, so two processes inserting the same batch wait for each other
             # instead of deadlocking.
             rows.sort(key=lambda row: row["dedupe_key"])
-            inserted: dict[str, int] = {}
-            if rows:
-                table = Mention.__table__.c  # type: ignore[attr-defined]
-                statement = self.store.insert_ignore(Mention).returning(table.id,
-                                                                        table.dedupe_key)
-                for mention_id, key in session.execute(statement, rows):
-                    inserted[key] = mention_id
+            inserted: dict[str, int] = {
+                key: mention_id for mention_id, key
+                in self.store.insert_new(session, Mention, rows, "dedupe_key")}
             # Another process may have stored some of these keys first: they are seen again.
             result.seen_again += len(rows) - len(inserted)
             for row in rows:
@@ -237,20 +235,34 @@ class Ingestor:
         for entry in entries:
             if entry.canonical:
                 by_url.setdefault(entry.canonical, []).append(entry)
-        candidates = [url for url, group in by_url.items() if len(group) == 1]
+        candidates = [url for url, group in by_url.items()
+                      if len(group) == 1 and url not in self._shared_urls]
         if not candidates:
             return {}
-        stored: dict[str, list[_Known]] = {}
+        # First which URLs name exactly one stored mention (an index-only count), then
+        # those mentions: a product page's URL on ten thousand reviews is never read.
+        single: list[int] = []
         for chunk in _chunks(candidates, 500):
-            for row in session.execute(select(*_KNOWN_COLUMNS).where(
-                    col(Mention.canonical_url).in_(chunk))):
-                known = _Known(*row)
-                stored.setdefault(known.canonical_url or "", []).append(known)
+            for url, first_id, last_id in session.execute(
+                    select(col(Mention.canonical_url), func.min(col(Mention.id)),
+                           func.max(col(Mention.id)))
+                    .where(col(Mention.canonical_url).in_(chunk))
+                    .group_by(col(Mention.canonical_url))):
+                if first_id == last_id:
+                    single.append(int(first_id or 0))
+                else:
+                    # Shared once, shared for good: mentions are never deleted.
+                    if len(self._shared_urls) > 100_000:
+                        self._shared_urls.clear()
+                    self._shared_urls.add(url or "")
         merged: dict[str, _Known] = {}
-        for url, matches in stored.items():
-            entry = by_url[url][0]
-            if len(matches) == 1 and matches[0].source_id != entry.item.source_id:
-                merged[entry.key] = matches[0]
+        for chunk in _chunks(sorted(single), 500):
+            for row in session.execute(select(*_KNOWN_COLUMNS).where(
+                    col(Mention.id).in_(chunk))):
+                known = _Known(*row)
+                entry = by_url[known.canonical_url or ""][0]
+                if known.source_id != entry.item.source_id:
+                    merged[entry.key] = known
         return merged
 
     def _seen_again(self, session: Session, prepared: dict[str, _Prepared],

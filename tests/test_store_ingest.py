@@ -206,3 +206,35 @@ def test_two_dispatchers_on_one_store_send_each_alert_once(store_url: str, recei
             if line.startswith("ref: ")]
     assert len(keys) == 30 and len(set(keys)) == 30
     assert first.store.outbox_counts() == {"sent": 30}
+
+
+def test_insert_new_skips_stored_keys_and_returns_ids_in_key_order(store_url: str) -> None:
+    """The bulk insert ingest uses (COPY on PostgreSQL, one statement on SQLite): rows
+    whose unique key is stored are skipped, the rest come back in key order, and JSON
+    columns read back the same on both paths."""
+    store = Store(store_url)
+    store.upgrade()
+
+    def row(key: str, engagement: dict[str, int] | None) -> dict[str, object]:
+        return {"dedupe_key": key, "source_id": "tp", "spider": "trustpilot", "brand": "acme",
+                "content_hash": "0" * 64, "body": f"text of {key}", "kind": "complaint",
+                "severity": "normal", "reasons": ["rating 1/5"], "engagement": engagement,
+                "first_seen_at": NOW, "last_seen_at": NOW}
+
+    with store.session() as session:
+        first = store.insert_new(session, Mention, [row("k2", None), row("k1", {"likes": 3})],
+                                 "dedupe_key")
+    assert [key for _, key in first] == ["k1", "k2"]
+    with store.session() as session:
+        second = store.insert_new(session, Mention, [row("k3", None), row("k1", None)],
+                                  "dedupe_key")
+        # Twice in one transaction: the staging table starts empty each time.
+        third = store.insert_new(session, Mention, [row("k4", None)], "dedupe_key")
+    assert [key for _, key in second] == ["k3"] and [key for _, key in third] == ["k4"]
+    with store.session() as session:
+        stored = {m.dedupe_key: m for m in session.scalars(select(Mention))}
+    assert sorted(stored) == ["k1", "k2", "k3", "k4"]
+    assert stored["k1"].engagement == {"likes": 3} and stored["k2"].engagement is None
+    assert stored["k1"].reasons == ["rating 1/5"] and stored["k1"].status == "open"
+    assert {m.id for m in stored.values()} == {i for i, _ in first + second + third}
+    store.close()
