@@ -731,3 +731,66 @@ def _screenshot(path: Path, name: str) -> dict[str, Any]:
     assert re.match(r"rgb\((\d+), (\d+), (\d+)\)", result["background_dark"])
     return result
 
+
+
+# -- the digest over the real pipeline ------------------------------------------------------
+
+
+def test_digest_of_a_week_ingested_through_the_real_pipeline(store_url: str) -> None:
+    """Ingest (classification, public replies, template flags, SLA deadlines) writes the
+    rows; the digest reads them. Guards the contract between the two sides."""
+    from monitor.app import make_app
+    from spiders.items import CompanyReply, MentionItem
+
+    config = digest_config(store_url)
+    config.replies.template_min_matches = 3
+    clock = Clock(S)
+    app = make_app(config, clock=clock)
+    template = ("Hi {name}, we are sorry to hear about your experience with order {order}. "
+                "Please contact our customer service team so we can look into it. Best "
+                "regards, {agent}")
+    people = [("Jane Doe", "1001", "Tom"), ("Ola Nordmann", "2002", "Kari"),
+              ("Anna Berg", "3003", "Tom"), ("Sam Lee", "4004", "Liz"),
+              ("Per Hansen", "5005", "Kari"), ("Eva Ek", "6006", "Tom")]
+
+    def item(index: int, reply: CompanyReply | None = None) -> MentionItem:
+        name = people[index][0]
+        return MentionItem(
+            source_id="tp", external_id=f"w{index}", author=name, rating=1.0,
+            title="Late delivery", url=f"https://www.trustpilot.com/reviews/w{index}",
+            body="Acme never delivered my order, late delivery again and nobody answers. "
+                 "I want a refund.",
+            published=S + timedelta(days=1, hours=index),
+            company_replies=[reply] if reply else [])
+
+    try:
+        for index in range(6):  # Tuesday 10:00 UTC onwards, an hour apart
+            clock.now = S + timedelta(days=1, hours=index + 1)
+            app.ingestor.ingest([item(index)], clock.now)
+        # Replies on later crawls, 1 to 5 hours after each complaint was first seen: four
+        # copies of one template, one personal answer; the sixth customer gets none.
+        for index in range(5):
+            seen = S + timedelta(days=1, hours=index + 1)
+            clock.now = seen + timedelta(hours=index + 1)
+            name, order, agent = people[index]
+            text = (template.format(name=name.split()[0], order=order, agent=agent)
+                    if index < 4 else "Per, the courier lost your parcel in Bergen; a new one "
+                    "left today and the shipping is refunded.")
+            app.ingestor.ingest([item(index, CompanyReply(text, "Acme", clock.now))], clock.now)
+        digest = build_digest(app.store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    finally:
+        app.store.close()
+    assert (digest.mentions.current, digest.complaints.current) == (6, 6)
+    response = digest.response
+    assert response.reply_hours == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert response.median_hours == pytest.approx(3.0)
+    assert response.p90_hours == pytest.approx(4.6)
+    assert (response.replied, response.unreplied) == (5, 1)
+    # The four copies are flagged as templates by the reply side: 4 of 5 replies.
+    assert (digest.replies.current, digest.template_replies.current) == (5, 4)
+    assert digest.template_rate == pytest.approx(0.8)
+    assert digest.template_examples[0].uses == 4
+    # Every complaint got an SLA deadline from the reply side; the tally accounts for all.
+    assert response.sla.within + response.sla.breached + response.sla.pending == 6
+    assert digest.open_total == 1 and digest.open_oldest[0].author == "Eva Ek"
+    assert digest.themes[0].phrase in ("late delivery", "late delivery again")

@@ -282,3 +282,10 @@ def test_themes_top_n() -> None:
     themes = complaint_themes(texts, top=5)
     assert len(themes) == 5
     assert all(a.mentions >= b.mentions for a, b in zip(themes, themes[1:], strict=False))
+
+
+def test_themes_do_not_cross_punctuation() -> None:
+    texts = [(1, "Lost my order, late delivery. Don't ship again!"),
+             (2, "Wrong order; late delivery (again) - don’t ship")]
+    phrases = {t.phrase: t.mentions for t in complaint_themes(texts)}
+    assert phrases == {"order": 2, "late delivery": 2, "ship": 2}

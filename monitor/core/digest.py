@@ -335,15 +335,18 @@ def coverage_gaps(events: Iterable[HealthEvent], start: datetime, end: datetime,
 STOP_WORDS: frozenset[str] = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "even", "ever", "few", "for", "from", "further", "get", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "let", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "im", "ive", "dont", "didnt", "cant", "wont", "isnt", "its", "thats", "theyre", "youre", "doesnt", "wasnt", "arent", "still", "really", "one", "two", "us", "via", "per", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "einen", "einem", "einer", "es", "ich", "sie", "wir", "ihr", "mit", "von", "zu", "den", "dem", "des", "auf", "für", "an", "im", "in", "ist", "sind", "war", "waren", "bei", "aus", "auch", "noch", "nur", "wie", "was", "wenn", "aber", "oder", "so", "le", "la", "les", "un", "une", "des", "et", "est", "pas", "de", "du", "en", "au", "aux", "je", "il", "elle", "nous", "vous", "ils", "ce", "cette", "qui", "que", "pour", "dans", "sur", "avec", "mais", "ou", "ne", "plus", "très", "se", "sa", "son", "ses", "mon", "ma", "mes", "el", "la", "los", "las", "un", "una", "unos", "y", "es", "no", "de", "del", "en", "que", "por", "para", "con", "se", "su", "mi", "muy", "lo", "al", "pero", "og", "er", "ikke", "en", "et", "det", "den", "de", "jeg", "vi", "du", "har", "med", "på", "til", "av", "for", "som", "fra", "var", "meg", "seg", "men", "om", "så", "și", "nu", "în", "la", "cu", "de", "pe", "pentru", "că", "este", "sunt", "am", "un", "o", "ce", "mai", "sa", "se", "care", "din", "ei", "ja", "ei", "on", "see", "et", "ma", "mu", "ta", "nad", "oli", "olen", "kui", "aga", "ka", "ning", "ning", "siis", "и", "в", "не", "на", "я", "что", "с", "по", "это", "как", "но", "а", "к", "из", "у", "за", "от", "так", "же", "то", "все", "мы", "вы", "он", "она", "они", "был", "была", "было", "мне", "меня", "уже", "очень"])
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# Words (with inner apostrophes and hyphens: "don't", "e-mail") and single punctuation
+# marks, which end a phrase ("my order, late delivery" is not one phrase).
+_WORD_OR_MARK = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]", re.UNICODE)
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
 def _tokens(text: str, extra_stop: frozenset[str]) -> list[str | None]:
-    """Casefolded NFKC word tokens; None marks a stop word, a number or a short word,
-    which breaks a phrase."""
+    """Casefolded NFKC word tokens; None marks a stop word, a number, a short word or a
+    punctuation mark, which breaks a phrase."""
     tokens: list[str | None] = []
-    for raw in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()):
-        word = raw.replace("_", "")
+    for raw in _WORD_OR_MARK.findall(unicodedata.normalize("NFKC", text).casefold()):
+        word = raw.replace("_", "").replace("'", "").replace("’", "")
         if not word or not _HAS_LETTER.search(word) or word in STOP_WORDS \
                 or word in extra_stop or (len(word) < 3 and word.isascii()):
             tokens.append(None)
