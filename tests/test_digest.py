@@ -794,3 +794,27 @@ def test_digest_of_a_week_ingested_through_the_real_pipeline(store_url: str) -> 
     assert response.sla.within + response.sla.breached + response.sla.pending == 6
     assert digest.open_total == 1 and digest.open_oldest[0].author == "Eva Ek"
     assert digest.themes[0].phrase in ("late delivery", "late delivery again")
+
+
+def test_coverage_from_the_source_health_records(store_url: str) -> None:
+    """The reply side's source health writes the transitions; the digest states the gap."""
+    from monitor.health import SourceHealth
+    from monitor.store import SourceState
+
+    config = digest_config(store_url)
+    store = Store(config.store.url)
+    store.upgrade()
+    health = SourceHealth(store, config)
+    store.save_source_state(SourceState(source_id="tp", last_status="blocked",
+                                        consecutive_failures=1, last_error="blocked: HTTP 403"))
+    health.check(["tp"], h(30))
+    store.save_source_state(SourceState(source_id="tp", last_status="ok",
+                                        consecutive_failures=0))
+    health.check(["tp"], h(36))
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    (gap,) = digest.coverage
+    assert (gap.source_id, gap.status, gap.hours, gap.ongoing) == ("tp", "blocked", 6.0, False)
+    assert gap.sentence == ("tp blocked for 6 h: zero mentions there may mean no coverage, "
+                            "not no complaints.")
+    assert "tp blocked for 6 h: zero mentions there may mean no coverage" in render(
+        digest, charts=False).text
