@@ -551,6 +551,9 @@ class Config(_Strict):
                     problems.append(f"digests[{index}].brands: no brand '{brand_key}' in [brands]")
         if self.notify.fallback is not None and self.notify.fallback not in channel_names:
             problems.append(f"notify.fallback: no channel '{self.notify.fallback}' in [channels]")
+        if self.web is not None and len(self.web.secret) < 16:
+            problems.append("web.secret: set at least 16 random characters (from ${ENV}); "
+                            "it signs session cookies and acknowledgement links")
         for key, wanted in (("replies.template_channel", self.replies.template_channel),
                             ("sla.lead_channel", self.sla.lead_channel),
                             ("health.ops_channel", self.health.ops_channel)):
