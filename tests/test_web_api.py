@@ -650,7 +650,11 @@ def test_config_rejects_a_plain_password_and_a_short_token(tmp_path: Path) -> No
     text = "\n".join(error.value.problems)
     assert "web.users.bob.password_hash: must be an argon2 hash" in text
     assert "web.tokens.ci.token: use at least 24 random characters" in text
-    assert "web.secret: set at least 16 random characters" in text
+    with pytest.raises(ConfigError) as error:
+        parse_config({"web": {"secret": "too-short"}}, tmp_path / "c.toml")
+    assert error.value.problems == [
+        f"{tmp_path / 'c.toml'}: web.secret: set at least 16 random characters (from ${{ENV}}); "
+        "it signs session cookies and acknowledgement links"]
 
 
 def test_hash_password_command(monkeypatch: pytest.MonkeyPatch,
