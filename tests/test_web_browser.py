@@ -254,3 +254,46 @@ def test_a_viewer_gets_no_action_buttons(served: Served, page: Any) -> None:
     assert page.locator("textarea[name=body]").count() == 0
     assert "Terrible service" in page.inner_text("h1")
     shot(page, "08-viewer")
+
+
+def test_incidents_sources_and_a_busy_inbox(served: Served, page: Any) -> None:
+    from monitor.store import Incident, SourceState
+    from monitor.store.models import SourceEvent
+
+    web = served.web
+    items = [complaint(f"busy{i}", author=f"Customer {i}", title=title, rating=float(i % 3 + 1),
+                       body=f"Acme {title.lower()}: refund me, this is a scam.")
+             for i, title in enumerate(["App crashes on login", "Double charge",
+                                        "Courier never came", "Support is rude",
+                                        "Cancelled without notice", "Wrong size again"])]
+    ids = web.ingest(*items)
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    with web.store.session() as session:
+        for offset, mention_id in enumerate(ids):
+            session.execute(update(Mention).where(col(Mention.id) == mention_id).values(
+                sla_due_at=NOW + timedelta(minutes=45 * offset - 60, seconds=30)))
+        session.add(Incident(brand="acme", cause="cluster", reason="login fails after update",
+                             opened_at=NOW - timedelta(hours=1), last_update_at=NOW,
+                             last_mention_at=NOW, mentions=12, sources=["tp"]))
+        session.add(SourceState(source_id="tp", last_fetch_at=NOW, last_status="ok",
+                                last_success_at=NOW, last_duration_s=1.8, mentions_total=420,
+                                next_run_at=NOW + timedelta(minutes=15)))
+        session.add(SourceState(source_id="news", last_fetch_at=NOW, last_status="blocked",
+                                consecutive_failures=4, last_error="blocked: HTTP 429",
+                                last_success_at=NOW - timedelta(days=2)))
+        session.add(SourceEvent(source_id="news", at=NOW - timedelta(hours=3),
+                                status="blocked", error="HTTP 429"))
+    log_in(page, served)
+    clocks = page.locator("time.countdown").all_inner_texts()
+    assert clocks[:3] == ["59m overdue", "14m overdue", "30m left"]
+    assert page.locator("time.countdown.overdue").count() == 2
+    shot(page, "09-busy-inbox")
+    page.click("header nav a:has-text('Incidents')")
+    assert "login fails after update" in page.inner_text("main")
+    shot(page, "10-incidents")
+    page.click("header nav a:has-text('Sources')")
+    assert page.inner_text("tr.health-blocked td:nth-child(4)").startswith("blocked")
+    assert "blocked: HTTP 429" in page.inner_text("tr.health-blocked")
+    shot(page, "11-sources")
