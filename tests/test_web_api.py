@@ -235,6 +235,18 @@ def test_inbox_orders_by_deadline_and_filters(web: Web) -> None:
     assert 'rel="next"' in browser.get("/?per_page=2").text
 
 
+def test_inbox_tells_an_open_page_about_newer_mentions(web: Web) -> None:
+    browser = client(web)
+    html = browser.get("/?brand=acme").text
+    assert 'data-newest="0"' in html and 'data-check="/inbox/newest?brand=acme"' in html
+    assert browser.get("/inbox/newest?brand=acme").json() == {"total": 0, "newest": 0}
+    [acme] = web.ingest(complaint("n1"))
+    web.ingest(complaint("n2", source="news", body="Globex is a scam, refund me"))
+    assert browser.get("/inbox/newest?brand=acme").json() == {"total": 1, "newest": acme}
+    assert f'data-newest="{acme}"' in browser.get("/?brand=acme").text
+    assert TestClient(web.web).get("/inbox/newest", follow_redirects=False).status_code == 303
+
+
 def test_mention_page_shows_the_whole_thread(web: Web) -> None:
     first = complaint("t1", author="Tom", title="Order missing", body="Acme lost my order.")
     [first_id] = web.ingest(first)

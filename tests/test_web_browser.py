@@ -126,7 +126,11 @@ def test_log_in_see_a_new_complaint_acknowledge_assign_resolve(served: Served,
     with served.web.store.session() as session:
         session.execute(update(Mention).where(col(Mention.id) == mention_id)
                         .values(sla_due_at=NOW + timedelta(hours=2, seconds=30)))
-    page.reload()
+    # The open inbox notices it (it asks every minute and when the tab gets focus).
+    assert page.locator("#fresh").is_hidden()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    page.locator("#fresh").wait_for(state="visible")
+    page.click("#fresh a")
     row = page.locator(f"tr[data-id='{mention_id}']")
     assert "Card charged twice" in row.inner_text()
     assert "Maria" in row.inner_text()

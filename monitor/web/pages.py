@@ -126,6 +126,19 @@ def inbox(request: Request, user: User, brand: str = "", source: str = "",
                   here=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
+@router.get("/inbox/newest")
+def inbox_newest(request: Request, user: User, brand: str = "", source: str = "",
+                 severity: str = "", kind: str = "complaint", language: str = "",
+                 status: str = "waiting", assignee: str = "", q: str = "",
+                 incident: int | None = None) -> Response:
+    """For the inbox script: is there anything newer than what the page shows?"""
+    context = ctx(request)
+    query = queries.InboxQuery(brand, source, severity, kind, language, status,
+                               user.name if assignee == "me" else assignee, q, incident)
+    total, top = queries.newest(context.store, query, context.now())
+    return JSONResponse({"total": total, "newest": top})
+
+
 @router.get("/mentions/{mention_id}")
 def mention_page(request: Request, mention_id: int, user: User) -> Response:
     context = ctx(request)

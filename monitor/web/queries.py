@@ -65,6 +65,8 @@ class Page:
     total: int
     page: int
     per_page: int
+    # The highest mention id on the page or after it (None: not computed).
+    newest: int = 0
 
     @property
     def pages(self) -> int:
@@ -125,7 +127,20 @@ def list_mentions(store: Store, query: InboxQuery, now: datetime) -> Page:
             .order_by(col(Mention.sla_due_at).is_(None), col(Mention.sla_due_at),
                       _SEVERITY_ORDER, col(Mention.first_seen_at).desc(), col(Mention.id).desc())
             .offset((query.page - 1) * query.per_page).limit(query.per_page)))
-    return Page(rows, total, query.page, query.per_page)
+        top = session.scalar(select(func.max(col(Mention.id))).where(*where)) or 0
+    return Page(rows, total, query.page, query.per_page, int(top))
+
+
+def newest(store: Store, query: InboxQuery, now: datetime) -> tuple[int, int]:
+    """(how many match, the highest mention id among them): lets an open inbox page
+    notice new mentions without reloading."""
+    query.clean()
+    where = _conditions(query, now)
+    with store.session() as session:
+        total, top = session.execute(
+            select(func.count(), func.max(col(Mention.id))).select_from(Mention)
+            .where(*where)).one()
+    return int(total or 0), int(top or 0)
 
 
 @dataclass

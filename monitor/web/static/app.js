@@ -56,10 +56,38 @@
     });
   }
 
+  // The inbox asks every minute (and when the tab comes back into view) whether newer
+  // mentions match its filters, and offers a reload instead of moving rows under the
+  // reader's cursor.
+  function watchForNew() {
+    var banner = document.getElementById("fresh");
+    if (!banner || !window.fetch) { return; }
+    var shown = parseInt(banner.getAttribute("data-newest") || "0", 10);
+    var busy = false;
+    function check() {
+      if (busy || !banner.hidden) { return; }
+      busy = true;
+      window.fetch(banner.getAttribute("data-check"), {
+        credentials: "same-origin", headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (data) {
+        if (data && data.newest > shown) { banner.hidden = false; }
+      }).catch(function () { /* offline for a moment: try again later */ })
+        .then(function () { busy = false; });
+    }
+    window.setInterval(check, 60000);
+    window.addEventListener("focus", check);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { check(); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     window.setInterval(tick, 30000);
     autosubmit();
     selectAll();
+    watchForNew();
   });
 })();
