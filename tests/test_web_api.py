@@ -608,6 +608,22 @@ def test_healthz_when_the_store_is_unreachable(store_url: str) -> None:
     assert response.json()["problems"] == ["store unreachable"]
 
 
+def test_an_unreachable_store_is_a_readable_503(store_url: str) -> None:
+    from monitor.web.app import make_web_app
+
+    web = make_web(store_url)
+    broken = Store("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1")
+    browser = TestClient(make_web_app(web.config, broken, web.clock))
+    login(browser, "alice", PASSWORDS["alice"])
+    page = browser.get("/")
+    assert page.status_code == 503
+    assert "<p>store error: connection failed: connection to server at" in page.text
+    assert "content-security-policy" in page.headers
+    api = TestClient(make_web_app(web.config, broken, web.clock)).get(
+        "/api/v1/mentions", headers=bearer("reader"))
+    assert api.status_code == 503 and api.json()["detail"].startswith("store error")
+
+
 def test_metrics_from_the_store(web: Web) -> None:
     from monitor.store import Delivery, SourceState
 

@@ -24,7 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from monitor.config import Config, WebConfig
 from monitor.core.triage import countdown, next_status
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.store import Store
 from monitor.web.ops import LoopStatus
 from monitor.web.security import SECURITY_HEADERS, LoginLimiter, safe_href
@@ -116,6 +116,12 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", 303)
+
+    @app.exception_handler(MonitorError)
+    async def monitor_error(request: Request, error: MonitorError) -> Response:
+        # The store is down or refused: one readable line, 503, nothing half-done.
+        log.error("web_error path=%s error=%s", request.url.path, error)
+        return await http_error(request, StarletteHTTPException(503, str(error)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
