@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from monitor.config import Config, WebConfig
 from monitor.core.digest import IsoWeek
-from monitor.digest import DigestRunner, build_digest, render
+from monitor.digest import DigestRunner, Scope, build_digest, render
 from monitor.digest.cli import run as digest_cli_run
 from monitor.digest.runner import LEASE
 from monitor.digest.send import SmtpTarget, send_message, smtp_targets
@@ -818,3 +818,24 @@ def test_coverage_from_the_source_health_records(store_url: str) -> None:
                             "not no complaints.")
     assert "tp blocked for 6 h: zero mentions there may mean no coverage" in render(
         digest, charts=False).text
+
+
+def test_sql_sla_rules_agree_with_the_core_rules(store_url: str) -> None:
+    """The digest counts SLA outcomes in SQL; core.digest.sla_outcome is the reference."""
+    from monitor.core.digest import sla_outcome
+    from monitor.digest.build import _Builder
+
+    config, store, _ids = seeded(store_url)
+    scope = Scope.of(config, config.digests[0])
+    with store.session() as session:
+        builder = _Builder(session, scope, IsoWeek.parse(WEEK), NOW)
+        rows = session.execute(select(
+            Mention.first_reply_at, Mention.sla_due_at, Mention.sla_breached_at,
+            builder._within(), builder._late(), builder._pending())).all()
+    outcomes = []
+    for reply, due, breached, within, late, pending in rows:
+        expected = sla_outcome(reply, due, breached, NOW)
+        got = "within" if within else "breached" if late else "pending" if pending else None
+        assert got == expected, (reply, due, breached)
+        outcomes.append(got)
+    assert {"within", "breached", "pending", None} <= set(outcomes)

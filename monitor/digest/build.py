@@ -31,7 +31,6 @@ from monitor.core.digest import (
     parse_schedule,
     percentile,
     reply_buckets,
-    sla_outcome,
     trends,
     week_bounds,
 )
@@ -201,6 +200,7 @@ class _Builder:
         self.start, self.end = week_bounds(week, scope.zone)
         self.previous_start, _ = week_bounds(week.previous(), scope.zone)
         self.top = scope.top
+        self.dialect = session.get_bind().dialect.name
 
     # -- filters ----------------------------------------------------------------------
 
@@ -340,53 +340,79 @@ class _Builder:
     # -- response -------------------------------------------------------------------------
 
     def _response(self) -> Response:
-        rows = self.session.execute(
-            select(col(Mention.id), col(Mention.first_seen_at), col(Mention.first_reply_at), col(Mention.sla_due_at),
-                   col(Mention.sla_breached_at))
-            .where(self._volume(self.previous_start, self.end), self._is_complaint())
-        ).all()
+        """Reply times and SLA tallies of the complaints that arrived in each week, as of
+        ``now``. Counts are SQL sums; only the reply durations (one number each) and the
+        worst breaches come back as rows."""
         response = Response()
-        hours: dict[bool, list[float]] = {True: [], False: []}
-        tallies: dict[bool, dict[str, int]] = {True: {}, False: {}}
-        breached: list[tuple[float, int]] = []
-        for mention_id, seen, replied, due, breached_at in rows:
-            current = seen >= self.start
-            if replied is not None and replied <= self.now:
-                hours[current].append(max(0.0, (replied - seen).total_seconds() / 3600))
-            elif current:
-                response.unreplied += 1
-            outcome = sla_outcome(replied if replied is not None and replied <= self.now
-                                  else None, due, breached_at, self.now)
-            if outcome is not None:
-                tallies[current][outcome] = tallies[current].get(outcome, 0) + 1
-            if current and outcome == "breached" and due is not None:
-                late = ((replied or self.now) - due).total_seconds() / 3600
-                breached.append((late, _id(mention_id)))
-        response.replied = len(hours[True])
-        response.reply_hours = sorted(hours[True])
-        response.median_hours = percentile(hours[True], 50)
-        response.p90_hours = percentile(hours[True], 90)
-        response.previous_median_hours = percentile(hours[False], 50)
-        response.previous_p90_hours = percentile(hours[False], 90)
-        for current in (True, False):
-            tally = tallies[current]
-            value = SlaTally(tally.get("within", 0), tally.get("breached", 0),
-                             tally.get("pending", 0))
+        hours: dict[bool, list[float]] = {}
+        for current, (since, until) in ((True, (self.start, self.end)),
+                                        (False, (self.previous_start, self.start))):
+            cohort = and_(self._volume(since, until), self._is_complaint())
+            within, late, pending, unreplied = self.session.execute(
+                select(*(func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+                         for condition in (self._within(), self._late(), self._pending(),
+                                           ~self._replied_by_now()))).where(cohort)
+            ).one()
+            tally = SlaTally(int(within), int(late), int(pending))
+            # Rounded (to well under a second): SQLite's julianday arithmetic is a float.
+            hours[current] = sorted(
+                round(float(value), 7) for value in self.session.execute(
+                    select(self._hours(col(Mention.first_reply_at), col(Mention.first_seen_at)))
+                    .where(cohort, self._replied_by_now())).scalars())
             if current:
-                response.sla = value
+                response.sla, response.unreplied = tally, int(unreplied)
             else:
-                response.previous_sla = value
-        response.buckets = reply_buckets(hours[True])
-        response.previous_buckets = reply_buckets(hours[False])
-        breached.sort(key=lambda item: (-item[0], item[1]))
-        worst = breached[: self.top]
-        links = {link.id: link for link in self._links([mention_id for _, mention_id in worst])}
+                response.previous_sla = tally
+        response.replied = len(hours[True])
+        response.reply_hours = [max(0.0, value) for value in hours[True]]
+        positive = {key: [max(0.0, value) for value in values] for key, values in hours.items()}
+        response.median_hours = percentile(positive[True], 50)
+        response.p90_hours = percentile(positive[True], 90)
+        response.previous_median_hours = percentile(positive[False], 50)
+        response.previous_p90_hours = percentile(positive[False], 90)
+        response.buckets = reply_buckets(positive[True])
+        response.previous_buckets = reply_buckets(positive[False])
+        lateness = self._hours(func.coalesce(col(Mention.first_reply_at), self.now),
+                               col(Mention.sla_due_at)).label("late")
+        worst = self.session.execute(
+            select(col(Mention.id), lateness)
+            .where(self._volume(self.start, self.end), self._is_complaint(), self._late())
+            .order_by(lateness.desc(), col(Mention.id)).limit(self.top)
+        ).all()
+        links = {link.id: link for link in self._links([_id(row[0]) for row in worst])}
         response.breaches = [
-            _with_note(links[mention_id], f"{format_hours(late)} past the deadline"
-                       + ("" if self._replied(links[mention_id]) else ", still no reply"))
-            for late, mention_id in worst if mention_id in links
+            _with_note(links[_id(mention_id)], f"{format_hours(max(0.0, float(late)))} past "
+                       "the deadline" + ("" if self._replied(links[_id(mention_id)])
+                                         else ", still no reply"))
+            for mention_id, late in worst if _id(mention_id) in links
         ]
         return response
+
+    # The SLA outcome of a complaint as SQL (the same rules as core.digest.sla_outcome).
+
+    def _replied_by_now(self) -> ColumnElement[bool]:
+        reply = col(Mention.first_reply_at)
+        return and_(reply.is_not(None), reply <= self.now)
+
+    def _within(self) -> ColumnElement[bool]:
+        due = col(Mention.sla_due_at)
+        return and_(due.is_not(None), self._replied_by_now(), col(Mention.first_reply_at) <= due)
+
+    def _late(self) -> ColumnElement[bool]:
+        due = col(Mention.sla_due_at)
+        return and_(due.is_not(None), or_(
+            and_(self._replied_by_now(), col(Mention.first_reply_at) > due),
+            and_(~self._replied_by_now(),
+                 or_(col(Mention.sla_breached_at).is_not(None), due <= self.now))))
+
+    def _pending(self) -> ColumnElement[bool]:
+        return and_(col(Mention.sla_due_at).is_not(None), ~self._within(), ~self._late())
+
+    def _hours(self, later: Any, earlier: Any) -> ColumnElement[Any]:
+        """``later - earlier`` in hours, in the store's SQL dialect."""
+        if self.dialect == "postgresql":
+            return func.extract("epoch", later - earlier) / 3600.0
+        return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
     def _replied(self, link: MentionLink) -> bool:
         return link.note == "replied"
