@@ -487,6 +487,14 @@ RECALL_CASES = [
     ("ja", "アップデート後、動画が再生できなくなりました。早く直してください。", Kind.COMPLAINT,
      "mentions 'できなくな'"),
     ("ja", "操作が分かりやすくて、とても使いやすいです。", Kind.PRAISE, "mentions '使いやすい'"),
+    # app-store complaints: what is missing or broken, told plainly
+    ("en", "There's no option to turn off autoplay and now I get a black screen.",
+     Kind.COMPLAINT, "mentions 'black screen'"),
+    ("en", "Finally an app that doesn't spam me with notifications.", Kind.OTHER,
+     "'doesn't spam' (negated)"),
+    ("de", "Die App lädt nicht, nur ein schwarzer Bildschirm.", Kind.COMPLAINT,
+     "mentions 'schwarzer bildschirm'"),
+    ("fr", "Trop de pubs, et l'appli ne charge pas.", Kind.COMPLAINT, "mentions"),
 ]
 
 

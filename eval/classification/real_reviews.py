@@ -1,5 +1,9 @@
 """Real rated reviews from ../shared/corpus as a complaint-vs-rest evaluation set.
 
+Sources: Trustpilot, the Japanese App Store feed, the Play Console export, and
+(since the recall work) the reviews embedded in a saved Play Store app page and
+a saved Yelp business page, read with the project's own spiders.
+
 The star rating becomes the label and is then hidden, so the classifier sees
 the text (and title) alone: 1-2 stars -> "complaint", 4-5 -> "not_complaint",
 3 stars and reviews without text are skipped. The source's language field is
@@ -74,8 +78,53 @@ def googleplay(corpus: Path) -> Iterator[dict[str, Any]]:
                "expected_language": row.get("Reviewer Language") or None, "source": "googleplay"}
 
 
+def _spiders() -> None:
+    """Make the repository's ``spiders`` package importable when run as a script."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def googleplay_page(corpus: Path) -> Iterator[dict[str, Any]]:
+    """The reviews embedded in a saved Play Store app page, read by the project's spider."""
+    _spiders()
+    from spiders.googleplay import _Context, parse_app_page
+
+    url = "https://play.google.com/store/apps/details?id=com.instagram.igtv"
+    body = (corpus / "googleplay" / "com.instagram.igtv.html").read_bytes()
+    reviews, _ = parse_app_page(body, url)
+    context = _Context("googleplay-page", url, "com.instagram.igtv", "en", "us")
+    for review in reviews:
+        item = context.item(review)
+        label = _label(item.rating) if item.rating is not None else None
+        text = (item.body or "").strip()
+        if label is None or not text:
+            continue
+        # The page does not say the reviews' language: no expected language.
+        yield {"id": f"googleplay-page:{item.external_id}", "title": item.title or None,
+               "text": text, "label": label, "expected_language": None,
+               "source": "googleplay-page"}
+
+
+def yelp(corpus: Path) -> Iterator[dict[str, Any]]:
+    """The reviews of a saved Yelp business page, read by the project's spider."""
+    _spiders()
+    from spiders.yelp import parse_yelp_response
+
+    body = (corpus / "yelp" / "business_page_alive.html").read_bytes()
+    page = parse_yelp_response(body, "yelp", "https://www.yelp.com/biz/saved-page")
+    for item in page.items:
+        label = _label(item.rating) if item.rating is not None else None
+        text = (item.body or "").strip()
+        if label is None or not text:
+            continue
+        yield {"id": f"yelp:{item.external_id}", "title": item.title or None, "text": text,
+               "label": label, "expected_language": item.language, "source": "yelp"}
+
+
 def real_reviews(corpus: Path = DEFAULT_CORPUS) -> list[dict[str, Any]]:
-    return [*trustpilot(corpus), *appstore(corpus), *googleplay(corpus)]
+    return [*trustpilot(corpus), *appstore(corpus), *googleplay(corpus),
+            *googleplay_page(corpus), *yelp(corpus)]
 
 
 def main() -> int:

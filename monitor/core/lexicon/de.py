@@ -66,6 +66,11 @@ LEXICON = Lexicon(
         "liegt immer noch": 1.2, "immer noch": 0.5,
         "strafzettel": 0.6, "storniert": 0.5,
         "ohne": 0.4,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "bitte fügt": 0.8, "keine möglichkeit": 1.2, "finde nicht": 1.2,
+        "schwarzer bildschirm": 1.5, "lädt nicht": 1.5, "zu viel": 0.8, "zu viele": 1.0,
+        "werbung": 0.6, "unübersichtlich": 1.5, "verwirrend": 1.2, "was soll das": 1.5,
+        "sinnlos": 1.8, "frisst": 1.0,
     },
     positive={
         "gut": 1.2, "gute": 1.0, "guter": 1.0, "gutes": 1.0, "guten": 1.0, "super": 1.8,

@@ -61,6 +61,10 @@ LEXICON = Lexicon(
         "nunca volvio": 1.5, "nunca llego": 1.8, "sigue parado": 1.5,
         "multa": 0.6, "cancele": 0.5,
         "dan largas": 1.5, "fria": 0.8, "frio": 0.8,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "añadan": 0.8, "no hay opcion": 1.2, "pantalla negra": 1.5,
+        "no carga": 1.5, "demasiad*": 1.0, "anuncios": 0.6, "publicidad": 0.6,
+        "confus*": 1.2, "para que sirve": 1.2, "gasta la bateria": 1.5,
     },
     positive={
         "bien": 1.0, "muy bien": 1.5, "bueno": 1.2, "buena": 1.2, "buenos": 1.0,

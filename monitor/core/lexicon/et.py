@@ -57,6 +57,10 @@ LEXICON = Lexicon(
         "endiselt": 0.5, "jälle": 0.6, "trahv": 0.6, "tühistasin": 0.5, "tühistatud": 0.4,
         "midagi parandamata": 1.5, "parandamata": 1.2, "sulges": 0.6,
         "kaotas värvi": 1.2, "kaotasite": 1.2, "kriimustatud*": 1.2, "ilma": 0.4,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "lisage": 0.8, "pole võimalust": 1.2, "ei leia": 1.2, "must ekraan": 1.5,
+        "ei lae": 1.5, "ei laadi": 1.5, "liiga palju": 1.0, "reklaam*": 0.6, "segane": 1.2,
+        "mis mõte": 1.5, "tühjendab aku": 1.5,
     },
     positive={
         "hea": 1.2, "head": 1.0, "hästi": 1.2, "suurepära*": 2.0, "super": 1.8,

@@ -63,6 +63,10 @@ LEXICON = Lexicon(
         "toujours bloque": 1.5, "bloque": 1.0, "encore une": 0.6, "amende": 0.6,
         "annulee": 0.5, "annule": 0.4, "attendais mieux": 1.5,
         "sans prevenir": 1.2,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "ajoutez": 0.8, "aucune option": 1.2, "ecran noir": 1.5,
+        "ne charge pas": 1.5, "trop de": 1.0, "pub": 0.6, "pubs": 0.8, "confus*": 1.2,
+        "a quoi bon": 1.5, "vide la batterie": 1.5,
     },
     positive={
         "bien": 1.0, "très bien": 1.5, "bon": 1.0, "bonne": 1.0, "bons": 1.0,

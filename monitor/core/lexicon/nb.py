@@ -66,6 +66,10 @@ LEXICON = Lexicon(
         "fortsatt": 0.3, "bot": 0.6, "avbestilte": 0.5, "avbestilt": 0.4,
         "flekker": 1.0,
         "uten varsel": 1.2, "uten": 0.4, "i posten": 0.3, "brev": 0.3,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "legg til": 0.8, "ingen mulighet": 1.2, "finner ikke": 1.2, "svart skjerm": 1.5,
+        "laster ikke": 1.5, "for mange": 1.0, "for mye": 0.8, "reklame": 0.6,
+        "forvirrende": 1.2, "hva er vitsen": 1.5, "meningsløs*": 1.5, "tapper batteriet": 1.5,
     },
     positive={
         "bra": 1.2, "kjempebra": 2.0, "supert": 1.8, "super": 1.8, "fantastisk*": 2.0,

@@ -60,6 +60,10 @@ LEXICON = Lexicon(
         "nu mai": 0.8, "fara un": 0.8, "fara niciun": 1.0, "fara": 0.4,
         "iar ne": 1.0, "amenda": 0.6, "anulata": 0.5, "anulat": 0.4,
         "fara curent": 1.5, "fara apa": 1.5, "fara internet": 1.5,
+        # app-store complaints (added for recall, from general knowledge of app reviews)
+        "adaugati": 0.8, "nu exista optiunea": 1.2, "nu pot gasi": 1.5, "ecran negru": 1.5,
+        "nu se incarca": 1.5, "prea multe": 1.0, "prea mult": 0.8, "reclame": 0.6,
+        "confuz*": 1.2, "ce rost": 1.5, "consuma bateria": 1.5,
     },
     positive={
         "excelent*": 2.0, "super": 1.8, "minunat*": 2.0, "extraordinar*": 2.0,
