@@ -316,6 +316,8 @@ class Ingestor:
                 now: datetime) -> list[dict[str, Any]]:
         item = entry.item
         brand, verdict = self._decide(item)
+        verdict = apply_ignore_rules(load_ignore_rules(session), brand,
+                                     self._author_key(item, brand), item, verdict)
         change = compare(
             Snapshot(known.title, known.body, known.rating, known.rating_max, known.kind,
                      known.severity),

@@ -404,6 +404,14 @@ def test_not_a_complaint_teaches_the_ignore_rules_that_ingest_obeys(web: Web) ->
             col(Alert.mention_id).in_([by_author, by_phrase, other]))))
     assert alerted == {other}
     assert web.store.outbox_counts().get("pending", 0) > before
+    # The ignored author edits the post for the worse: still nobody is alerted.
+    web.clock.advance(hours=1)
+    web.ingest(complaint("n2", author="PromoBot", rating=1.0,
+                         body="Acme refund scam, terrible, worst company ever, I hate them"))
+    assert mention(web, by_author).revisions == 1
+    assert mention(web, by_author).kind == "other"
+    with web.store.session() as session:
+        assert not list(session.scalars(select(Alert).where(col(Alert.mention_id) == by_author)))
     # Only admins delete rules.
     page = browser.get("/ignore-rules").text
     assert "buy globexcoin" in page and "Delete" not in page
