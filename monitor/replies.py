@@ -255,11 +255,12 @@ class Replies:
             known = {row.id for row in stored}
             extra = [(reply_id, row["mention_id"], row["normalized"]) for reply_id, row in group
                      if reply_id not in known]
-            pool = [(row.id, row.mention_id, row.normalized) for row in stored] + extra
+            pool = [(Candidate.of(other_id, normalized), mention_id) for other_id, mention_id,
+                    normalized in [(row.id, row.mention_id, row.normalized) for row in stored]
+                    + extra]
             for reply_id, row in group:
-                candidates = [Candidate(other_id, normalized)
-                              for other_id, mention_id, normalized in pool
-                              if other_id != reply_id and mention_id != row["mention_id"]]
+                candidates = [candidate for candidate, mention_id in pool
+                              if candidate.key != reply_id and mention_id != row["mention_id"]]
                 matches = near_identical(row["normalized"], candidates,
                                          settings.template_similarity)
                 template = is_template(len(matches), settings.template_min_matches)

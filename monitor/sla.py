@@ -38,7 +38,8 @@ from monitor.core.sla import (
     deadline,
     delay_notice_due,
     describe,
-    reached_stage,
+    reached_at,
+    stage_marks,
     stage_to_send,
 )
 from monitor.store import Alert, Mention, Store
@@ -77,6 +78,21 @@ class SlaClock:
         self.targets = Targets(critical=config.sla.critical, high=config.sla.high,
                                normal=config.sla.normal, low=config.sla.low)
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
+        self._mark_cache: dict[tuple[int, datetime, datetime], tuple[tuple[int, datetime], ...]] \
+            = {}
+
+    def _marks(self, mention_id: int, started: datetime,
+               due: datetime) -> tuple[tuple[int, datetime], ...]:
+        """A clock's stage moments, cached per process (keyed by its start and deadline,
+        so a changed deadline is worked out again)."""
+        key = (mention_id, started, due)
+        marks = self._mark_cache.get(key)
+        if marks is None:
+            if len(self._mark_cache) > 100_000:
+                self._mark_cache.clear()
+            marks = self._mark_cache[key] = stage_marks(self.hours, started, due,
+                                                        self.settings.reminders)
+        return marks
 
     # -- ingest -----------------------------------------------------------------------
 
@@ -104,21 +120,23 @@ class SlaClock:
         return result
 
     def _clock_stages(self, session: Session, now: datetime, result: SweepResult) -> None:
-        running = session.scalars(select(Mention).where(
+        running = session.execute(select(
+            col(Mention.id), col(Mention.first_seen_at), col(Mention.sla_due_at),
+            col(Mention.sla_stage), col(Mention.status), col(Mention.snoozed_until),
+        ).where(
             col(Mention.status).in_(RUNNING), col(Mention.sla_due_at).is_not(None),
             col(Mention.first_reply_at).is_(None), col(Mention.sla_stage) < BREACHED,
             col(Mention.kind) == "complaint",
         ).order_by(col(Mention.sla_due_at), col(Mention.id))).all()
-        for mention in running:
-            assert mention.sla_due_at is not None and mention.id is not None
-            snoozed = mention.status == "snoozed" and mention.snoozed_until is not None \
-                and mention.snoozed_until > now
-            stage = stage_to_send(
-                mention.sla_stage,
-                reached_stage(self.hours, mention.first_seen_at, mention.sla_due_at, now,
-                              self.settings.reminders),
-                snoozed)
+        for mention_id, started, due, current, status, snoozed_until in running:
+            assert mention_id is not None and due is not None
+            snoozed = status == "snoozed" and snoozed_until is not None and snoozed_until > now
+            stage = stage_to_send(current, reached_at(self._marks(mention_id, started, due),
+                                                      now), snoozed)
             if stage is None:
+                continue
+            mention = session.get(Mention, mention_id)
+            if mention is None:
                 continue
             values: dict[str, Any] = {"sla_stage": stage}
             if stage == BREACHED:
@@ -127,7 +145,8 @@ class SlaClock:
                 update(Mention).where(col(Mention.id) == mention.id,
                                       col(Mention.sla_stage) < stage,
                                       col(Mention.first_reply_at).is_(None))
-                .values(**values).returning(col(Mention.id))).first()
+                .values(**values).returning(col(Mention.id))
+                .execution_options(synchronize_session=False)).first()
             if claimed is None:
                 continue  # another daemon got there first, or the reply just arrived
             if stage == BREACHED:
@@ -158,12 +177,14 @@ class SlaClock:
             claimed = session.execute(
                 update(Mention).where(col(Mention.id) == mention.id,
                                       col(Mention.delay_notice_at).is_(None))
-                .values(delay_notice_at=now).returning(col(Mention.id))).first()
+                .values(delay_notice_at=now).returning(col(Mention.id))
+                .execution_options(synchronize_session=False)).first()
             if claimed is None:
                 continue
+            # Not urgent: it waits for the team's hours instead of waking anybody.
             self._queue(session, mention, self._first_targets(session, mention),
                         f"rm-delay{mention.id}", "delay_notice",
-                        self._delay_text(mention, now), now)
+                        self._delay_text(mention, now), now, send_at=self.hours.next_open(now))
             result.delay_notices += 1
 
     # -- where and what ---------------------------------------------------------------
@@ -188,7 +209,8 @@ class SlaClock:
             .where(col(Alert.tier) == 0).order_by(col(Alert.id)))]
 
     def _queue(self, session: Session, mention: Mention, targets: list[tuple[str, str | None]],
-               key: str, purpose: str, text: tuple[str, str], now: datetime) -> None:
+               key: str, purpose: str, text: tuple[str, str], now: datetime,
+               send_at: datetime | None = None) -> None:
         if not targets:
             log.warning("sla_no_channel mention=%s purpose=%s: it was never alerted and "
                         "[sla] lead_channel is not set", mention.id, purpose)
@@ -201,7 +223,7 @@ class SlaClock:
                 "mention_id": mention.id, "channel": channel, "idempotency_key": full_key[:300],
                 "status": "pending", "purpose": purpose, "title": title[:300],
                 "body": f"{body}\nref: {full_key[:300]}", "attempts": 0,
-                "next_attempt_at": now, "created_at": now, "recipient": recipient,
+                "next_attempt_at": send_at or now, "created_at": now, "recipient": recipient,
                 "tier": 0,
             })
         session.execute(self.store.insert_ignore(Alert), rows)

@@ -21,7 +21,9 @@ from monitor.core.sla import (
     deadline,
     delay_notice_due,
     describe,
+    reached_at,
     reached_stage,
+    stage_marks,
     stage_to_send,
 )
 from monitor.sla import SlaClock
@@ -77,6 +79,15 @@ def test_reached_stage_in_business_time(now: str, stage: int) -> None:
     due = deadline(OFFICE, start, timedelta(hours=2))
     assert due == utc("2026-11-23 10:00")
     assert reached_stage(OFFICE, start, due, utc(now), [50, 80]) == stage
+    # the sweep's cached form gives the same answer
+    assert reached_at(stage_marks(OFFICE, start, due, [80, 50]), utc(now)) == stage
+
+
+def test_stage_marks() -> None:
+    start = utc("2026-11-20 16:00")
+    due = deadline(OFFICE, start, timedelta(hours=2))
+    assert stage_marks(OFFICE, start, due, [50, 80]) == (
+        (50, utc("2026-11-20 17:00")), (80, utc("2026-11-23 09:36")), (BREACHED, due))
 
 
 @pytest.mark.parametrize(("current", "reached", "snoozed", "send"), [
@@ -251,6 +262,20 @@ def test_delay_notice_once_for_unresolved_complaints(store_url: str, receiver: R
         row = session.scalars(select(Mention).where(Mention.external_id == "r2")).one()
         row.status = "resolved"
     assert sweep_and_send(app, clock, FRIDAY_4PM + timedelta(days=9)) == []
+
+
+def test_delay_notice_found_at_night_waits_for_business_hours(store_url: str,
+                                                            receiver: Receiver) -> None:
+    clock = Clock(utc("2026-11-18 20:00"))  # Wednesday evening
+    app = sla_app(store_url, receiver, clock, delay_notice_after="3d")
+    app.ingestor.ingest([complaint("r1", company_replies=[
+        CompanyReply("Sorry, we are looking into it.", "Acme", None)])], clock.now)
+    saturday = utc("2026-11-21 20:00")
+    assert app.ingestor.replies.sla.sweep(saturday).delay_notices == 1
+    (notice,) = [a for a in alerts(app) if a.purpose == "delay_notice"]
+    assert notice.next_attempt_at == utc("2026-11-23 09:00")  # Monday, when the team works
+    assert sweep_and_send(app, clock, saturday + timedelta(hours=1)) == []
+    assert sweep_and_send(app, clock, utc("2026-11-23 09:00")) == [notice.title]
 
 
 def test_two_sweepers_send_each_stage_once(store_url: str, receiver: Receiver) -> None:

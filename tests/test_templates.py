@@ -89,12 +89,12 @@ NEAR = [
 
 @pytest.mark.parametrize(("other", "near"), NEAR)
 def test_near_identical(other: str, near: bool) -> None:
-    found = near_identical(normalise(TEMPLATE), [Candidate(1, normalise(other, ["Sam"]))], 0.75)
+    found = near_identical(normalise(TEMPLATE), [Candidate.of(1, normalise(other, ["Sam"]))], 0.75)
     assert (found == [1]) is near
 
 
 def test_empty_reply_matches_nothing() -> None:
-    assert near_identical("", [Candidate(1, ""), Candidate(2, "thanks")], 0.1) == []
+    assert near_identical("", [Candidate.of(1, ""), Candidate.of(2, "thanks")], 0.1) == []
 
 
 @pytest.mark.parametrize(("matches", "k", "template"), [

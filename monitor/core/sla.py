@@ -63,6 +63,22 @@ def reached_stage(hours: SupportHours, start: datetime, due: datetime, now: date
     return max((mark for mark in reminders if percent >= mark), default=0)
 
 
+def stage_marks(hours: SupportHours, start: datetime, due: datetime,
+                reminders: Sequence[int]) -> tuple[tuple[int, datetime], ...]:
+    """When each stage is reached: (percent, moment) for every reminder, then (BREACHED,
+    due). Worked out once per clock; ``reached_at`` then answers any ``now`` without
+    counting business time again (the sweep runs every minute over every running clock)."""
+    total = hours.business_time_between(start, due)
+    marks = [(mark, hours.add_business_time(start, total * mark / 100))
+             for mark in sorted(reminders)] if total > timedelta(0) else []
+    return (*marks, (BREACHED, due))
+
+
+def reached_at(marks: Sequence[tuple[int, datetime]], now: datetime) -> int:
+    """The furthest stage whose moment has come (same answer as ``reached_stage``)."""
+    return max((stage for stage, moment in marks if now >= moment), default=0)
+
+
 def stage_to_send(current: int, reached: int, snoozed: bool) -> int | None:
     """The stage to notify about now, or None. A snoozed mention gets no reminders but
     still breaches (the lead is told either way)."""

@@ -178,10 +178,15 @@ def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
 
 @dataclass(frozen=True)
 class Candidate(Generic[K]):
-    """A stored reply to compare with: its key and its normalised text."""
+    """A stored reply to compare with: its key and its shingles (``Candidate.of`` builds
+    one from normalised text; shingle each reply once, compare it many times)."""
 
     key: K
-    normalised: str
+    shingles: frozenset[str]
+
+    @classmethod
+    def of(cls, key: K, normalised: str) -> Candidate[K]:
+        return cls(key, shingles(normalised))
 
 
 def near_identical(normalised: str, candidates: Sequence[Candidate[K]],
@@ -195,7 +200,7 @@ def near_identical(normalised: str, candidates: Sequence[Candidate[K]],
     if not mine:
         return []
     return [candidate.key for candidate in candidates
-            if jaccard(mine, shingles(candidate.normalised)) >= threshold]
+            if jaccard(mine, candidate.shingles) >= threshold]
 
 
 def is_template(matches: int, min_matches: int) -> bool:
