@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -88,6 +88,8 @@ class Incidents:
         }
         # mention id -> MinHash signature: complaints are re-read each batch, signed once.
         self._signatures: dict[int, tuple[int, ...]] = {}
+        # mention id -> incident id, written once per batch (see _tag).
+        self._pending_tags: dict[int, int] = {}
         # brand -> its complaints within the spike baseline (see _recent).
         self._cache: dict[str, _BrandComplaints] = {}
 
@@ -97,6 +99,7 @@ class Incidents:
         replaced by their incident's, and the incident alerts to queue."""
         quiet: set[str] = set()
         alerts: list[dict[str, Any]] = []
+        self._pending_tags.clear()
         by_brand: dict[str, list[NewComplaint]] = {}
         for complaint in complaints:
             by_brand.setdefault(complaint.brand, []).append(complaint)
@@ -120,7 +123,7 @@ class Incidents:
                     state = joined(live[decision.incident_id], arriving)
                     live[decision.incident_id] = state
                     self._save(session, rows[decision.incident_id], state)
-                    self._tag(session, [complaint.mention_id], decision.incident_id, recent)
+                    self._tag([complaint.mention_id], decision.incident_id, recent)
                     quiet.add(complaint.key)
                 elif decision.action is Action.OPEN and decision.cause is not None:
                     row = Incident(brand=brand, cause=decision.cause.value, status="open",
@@ -133,7 +136,7 @@ class Incidents:
                     state = opened(row.id, decision, arriving, recent, now)
                     rows[row.id], live[row.id] = row, state
                     self._save(session, row, state)
-                    self._tag(session, [complaint.mention_id, *decision.members], row.id, recent)
+                    self._tag([complaint.mention_id, *decision.members], row.id, recent)
                     quiet.add(complaint.key)
                     severity = max(complaint.severity, Severity.HIGH, key=lambda s: s.rank)
                     alerts.extend(make_alerts(
@@ -141,7 +144,14 @@ class Incidents:
                         f"Incident: {decision.reason}",
                         self._opening_body(session, row.id, decision.reason, state),
                         severity))
+        self._write_tags(session)
         return quiet, alerts
+
+    def forget(self) -> None:
+        """Drop what is kept between batches: after a rolled-back batch it may hold
+        complaints and incident tags that were never stored."""
+        self._cache.clear()
+        self._pending_tags.clear()
 
     def sweep(self, now: datetime, make_alerts: AlertMaker) -> int:
         """Updates for growing incidents, closes for quiet ones. Returns alerts queued."""
@@ -240,13 +250,24 @@ class Incidents:
             found = self._signatures[mention_id] = signature(content)
         return found
 
-    @staticmethod
-    def _tag(session: Session, mention_ids: Sequence[int], incident_id: int,
+    def _tag(self, mention_ids: Sequence[int], incident_id: int,
              window: RecentWindow) -> None:
-        session.execute(update(Mention).where(col(Mention.id).in_(list(mention_ids)))
-                        .values(incident_id=incident_id))
-        # The window is the brand's cached one: it stays current for the next batch.
+        """Mark complaints as the incident's: in the window now, in the table at the next
+        ``_write_tags`` (one statement for the batch, not one per complaint)."""
         window.set_incident(mention_ids, incident_id)
+        for mention_id in mention_ids:
+            self._pending_tags[mention_id] = incident_id
+
+    def _write_tags(self, session: Session) -> None:
+        if not self._pending_tags:
+            return
+        table: Any = Mention.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(table).where(table.c.id == bindparam("mention"))
+            .values(incident_id=bindparam("incident")),
+            [{"mention": mention_id, "incident": incident_id}
+             for mention_id, incident_id in sorted(self._pending_tags.items())])
+        self._pending_tags.clear()
 
     @staticmethod
     def _save(session: Session, row: Incident, state: OpenIncident) -> None:
@@ -258,6 +279,7 @@ class Incidents:
 
     def _opening_body(self, session: Session, incident_id: int, reason: str,
                       state: OpenIncident) -> str:
+        self._write_tags(session)
         session.flush()
         samples = session.execute(select(col(Mention.title), col(Mention.body), col(Mention.url))
                                   .where(col(Mention.incident_id) == incident_id)

@@ -132,6 +132,16 @@ class Ingestor:
         self.clock = clock
 
     def ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
+        """Store a batch in one transaction (see the module doc)."""
+        try:
+            return self._ingest(items, now)
+        except BaseException:
+            # What is kept between batches may now name rows that were rolled back.
+            self.incidents.forget()
+            self._shared_urls.clear()
+            raise
+
+    def _ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
         prepared: dict[str, _Prepared] = {}
         for item in items:
             entry = _prepare(item)

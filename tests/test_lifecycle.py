@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from test_store_ingest import complaint, make_config
 
 from monitor.app import make_app
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Thread
-from spiders.items import CompanyReply
+from spiders.items import CompanyReply, MentionItem
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -175,3 +176,33 @@ def test_unrelated_complaints_open_no_incident(store_url: str) -> None:
     app.ingestor.ingest([complaint(f"u{n}", author=f"a{n}", rating=None, body=body, url=None)
                          for n, body in enumerate(bodies)], NOW)
     assert [a.purpose for a in alerts(app)] == ["mention"] * 3
+
+
+def test_a_rolled_back_batch_leaves_nothing_behind_in_the_incident_window(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The brand's recent complaints are kept between batches: a batch that fails after
+    the incident step must not leave its (rolled back) complaints there, or the next
+    near-duplicates would open an incident with members that do not exist."""
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+
+    def item(index: int) -> MentionItem:
+        source, author, body = OUTAGE[index]
+        return complaint(f"o{index}", source=source, author=author, rating=None, title=None,
+                         body=body, url=None, published=NOW)
+
+    app.ingestor.ingest([item(0)], NOW)
+    failing = app.ingestor._alert_rows
+
+    def fail(*args: object, **kwargs: object) -> list[dict[str, object]]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(app.ingestor, "_alert_rows", fail)
+    with pytest.raises(RuntimeError):
+        app.ingestor.ingest([item(1)], NOW)
+    monkeypatch.setattr(app.ingestor, "_alert_rows", failing)
+    assert [m.external_id for m in mentions(app)] == ["o0"]
+    # o1 was rolled back: o2 makes two near-duplicates with o0, not an incident of three.
+    app.ingestor.ingest([item(2)], NOW)
+    assert [a.purpose for a in alerts(app)] == ["mention", "mention"]
+    app.ingestor.ingest([item(1)], NOW)
+    assert [a for a in alerts(app) if a.purpose == "incident"]
