@@ -839,3 +839,34 @@ def test_sql_sla_rules_agree_with_the_core_rules(store_url: str) -> None:
         assert got == expected, (reply, due, breached)
         outcomes.append(got)
     assert {"within", "breached", "pending", None} <= set(outcomes)
+
+
+def test_cli_without_digests_previews_every_brand_and_refuses_to_send(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    seeded(store_url)
+    path = tmp_path / "plain.toml"
+    path.write_text(f'[store]\nurl = "{store_url}"\n[brands.acme]\nname = "Acme"\n'
+                    '[brands.other]\nname = "Other Co"\n', encoding="utf-8")
+    out = tmp_path / "all.txt"
+    assert _cli(path, "--week", WEEK, "--text", str(out)) == 0
+    text = out.read_text(encoding="utf-8")
+    # Every brand: acme's 11 mentions and m10 of the other brand.
+    assert text.startswith("WEEKLY DIGEST · All brands\n")
+    assert "12 mentions (week before 4)" in text
+    assert not (tmp_path / "all.html").exists()
+    capsys.readouterr()
+    assert _cli(path, "--send") == 2
+    assert "no [[digests]] entry to send" in capsys.readouterr().out
+    assert _cli(path) == 2
+    assert "say where it goes" in capsys.readouterr().out
+    # check-config reports an unusable recipient, one line.
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[digests]]\nname = "w"\nrecipients = ["lead@example.com"]\n',
+                   encoding="utf-8")
+    assert main(["check-config", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{bad}: digests[0].recipients: plain addresses need an [smtp] section (or write them "
+        "as mailto:// URLs)")
