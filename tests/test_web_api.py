@@ -233,6 +233,9 @@ def test_inbox_orders_by_deadline_and_filters(web: Web) -> None:
     assert listed("q=100%25") == []  # LIKE wildcards are literal
     assert listed("per_page=2&page=2") == sorted([ids[0], ids[3]])
     assert 'rel="next"' in browser.get("/?per_page=2").text
+    # Paging keeps every filter, "any kind" included.
+    second = browser.get("/?kind=&status=all&per_page=2").text
+    assert 'href="/?kind=&amp;status=all&amp;per_page=2&amp;page=2"' in second
 
 
 def test_inbox_tells_an_open_page_about_newer_mentions(web: Web) -> None:

@@ -108,11 +108,13 @@ def inbox(request: Request, user: User, brand: str = "", source: str = "",
                                user.name if assignee == "me" else assignee, q, incident,
                                page, per_page).clean()
     result = queries.list_mentions(context.store, query, context.now())
-    params = {key: value for key, value in (
-        ("brand", brand), ("source", source), ("severity", severity), ("kind", kind),
-        ("language", language), ("status", status), ("assignee", assignee), ("q", q),
-        ("incident", "" if incident is None else str(incident)),
-        ("per_page", str(per_page) if per_page != 50 else "")) if value}
+    # The filters that differ from the defaults, for the pager's links.
+    params = {key: value for key, value, default in (
+        ("brand", brand, ""), ("source", source, ""), ("severity", severity, ""),
+        ("kind", kind, "complaint"), ("language", language, ""), ("status", status, "waiting"),
+        ("assignee", assignee, ""), ("q", q, ""),
+        ("incident", "" if incident is None else str(incident), ""),
+        ("per_page", str(per_page), "50")) if value != default}
     return render(request, "inbox.html", user, result=result, query=query, params=params,
                   filter_assignee=assignee,
                   brands=sorted(context.config.brands),
