@@ -323,7 +323,11 @@ class Delivery(SQLModel, table=True):
     """One attempt to send one alert to one channel URL."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("alert_id", "attempt", "target", name="uq_delivery"),)
+    __table_args__ = (
+        UniqueConstraint("alert_id", "attempt", "target", name="uq_delivery"),
+        # Web /healthz (issue 8): the time of the last dispatch, read on every probe.
+        Index("ix_delivery_attempted_at", "attempted_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int = Field(foreign_key="alert.id", index=True)

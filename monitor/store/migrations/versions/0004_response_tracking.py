@@ -131,6 +131,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('triage_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_triage_event_mention_id'), ['mention_id'], unique=False)
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_attempted_at', ['attempted_at'], unique=False)
 
 
     # -- weekly digest (issue 7): retries of a failed send and the claim of a run
@@ -164,6 +166,8 @@ def downgrade() -> None:
         batch_op.drop_column('next_attempt_at')
         batch_op.drop_column('attempts')
     # -- web triage (issue 8)
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_attempted_at')
     with op.batch_alter_table('triage_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_triage_event_mention_id'))
     op.drop_table('triage_event')
