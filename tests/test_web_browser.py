@@ -170,6 +170,13 @@ def test_log_in_see_a_new_complaint_acknowledge_assign_resolve(served: Served,
 def test_bulk_resolve_with_select_all(served: Served, page: Any) -> None:
     ids = served.web.ingest(*(complaint(f"b{i}", author=f"Customer {i}") for i in range(3)))
     log_in(page, served)
+    # The row buttons: take one, acknowledge another.
+    page.click(f"tr[data-id='{ids[0]}'] button:has-text('Take')")
+    assert "Assigned 1 to alice." in page.inner_text(".flash")
+    page.click(f"tr[data-id='{ids[1]}'] button:has-text('Ack')")
+    assert "Acknowledged 1 of 1." in page.inner_text(".flash")
+    assert status_of(served.web, ids[0]) == ("open", "alice")
+    assert status_of(served.web, ids[1]) == ("acknowledged", None)
     page.check("#select-all")  # shown by the script
     assert page.locator("input.pick:checked").count() == 3
     page.select_option("select[name=action]", "resolve")
