@@ -297,6 +297,16 @@ def test_second_held_out_set_figures(monkeypatch: pytest.MonkeyPatch,
     assert report["language_accuracy_long"]["value"] >= 0.95
 
 
+def test_third_held_out_set_figures(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """fresh2.jsonl: written after the recall work as its check; facts without judging words."""
+    report = _eval_json(PROJECT_SETS / "fresh2.jsonl", monkeypatch, capsys)
+    complaint = report["per_class"]["complaint"]
+    assert complaint["precision"] >= 0.85
+    assert complaint["recall"] >= 0.25
+    assert report["language_accuracy_long"]["value"] >= 0.95
+
+
 @pytest.mark.parametrize("name", ["dev2", "dev3", "fresh", "dev_sarcasm", "dev_ja", "dev_apps"])
 def test_development_sets_figures(name: str, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
