@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -210,14 +210,17 @@ class _Builder:
     def _volume(self, since: datetime, until: datetime) -> ColumnElement[bool]:
         """Mentions of the scope that arrived in [since, until): not old history found
         late, not the brand's own replies."""
-        reply = exists().where(col(PublicReply.reply_mention_id) == col(Mention.id))
+        # NOT IN over the (few) reply posts: evaluated once, hashed, on both databases
+        # (public_reply.reply_mention_id has no index for a correlated NOT EXISTS).
+        reply_posts = select(col(PublicReply.reply_mention_id)).where(
+            col(PublicReply.reply_mention_id).is_not(None))
         seen, published = col(Mention.first_seen_at), col(Mention.published_at)
         return and_(
             self._brand(col(Mention.brand)), seen >= since, seen < until,
             or_(published.is_(None),
                 and_(seen >= self.start, published >= self.start - HISTORY_AGE),
                 and_(seen < self.start, published >= self.previous_start - HISTORY_AGE)),
-            ~reply,
+            col(Mention.id).not_in(reply_posts),
         )
 
     @staticmethod
