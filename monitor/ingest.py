@@ -287,19 +287,16 @@ class Ingestor:
                             .values(last_seen_at=now))
         sightings = {(known.id, prepared[key].item.source_id): prepared[key].item.url
                      for key, known in seen.items()}
-        session.execute(self.store.insert_ignore(MentionSighting), [
-            {"mention_id": mention_id, "source_id": source_id, "url": url,
-             "first_seen_at": now, "last_seen_at": now, "times_seen": 0}
-            for (mention_id, source_id), url in sightings.items()
-        ])
+        # One upsert per sighting: a new source's first, or one more of a known one.
         table: Any = MentionSighting.__table__  # type: ignore[attr-defined]
-        sighting = table.c
-        session.execute(
-            update(table)
-            .where(sighting.mention_id == bindparam("m"), sighting.source_id == bindparam("s"))
-            .values(last_seen_at=now, times_seen=sighting.times_seen + 1),
-            [{"m": mention_id, "s": source_id} for mention_id, source_id in sightings],
-        )
+        upsert = self.store.insert(MentionSighting).on_conflict_do_update(
+            index_elements=[table.c.mention_id, table.c.source_id],
+            set_={"last_seen_at": now, "times_seen": table.c.times_seen + 1})
+        session.execute(upsert, [
+            {"mention_id": mention_id, "source_id": source_id, "url": url,
+             "first_seen_at": now, "last_seen_at": now, "times_seen": 1}
+            for (mention_id, source_id), url in sorted(sightings.items())
+        ])
         for key, known in seen.items():
             entry = prepared[key]
             item = entry.item

@@ -41,6 +41,13 @@ def test_same_post_through_two_sources_is_one_mention_with_two_sightings(store_u
     assert set(sightings) == {"tp", "news"}
     assert sightings["news"].first_seen_at == NOW + timedelta(minutes=5)
     assert len(alerts(app)) == 1
+    app.ingestor.ingest([via_alerts], NOW + timedelta(minutes=20))
+    with app.store.session() as session:
+        sightings = {s.source_id: s for s in session.scalars(select(MentionSighting))}
+    assert {source: (s.times_seen, s.first_seen_at, s.last_seen_at)
+            for source, s in sightings.items()} == {
+        "tp": (1, NOW, NOW),
+        "news": (2, NOW + timedelta(minutes=5), NOW + timedelta(minutes=20))}
 
 
 def test_shared_page_urls_never_merge_different_reviews(store_url: str) -> None:
