@@ -47,7 +47,8 @@ HISTORY_AGE = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Scope:
-    """Who a digest is about: brands (empty = all) and the sources that watch them."""
+    """Who a digest is about: brands (empty = all) and the enabled sources that watch
+    them (a disabled source is not expected to say anything)."""
 
     name: str
     title: str
@@ -62,11 +63,11 @@ class Scope:
     def of(config: Config, digest: DigestConfig | None) -> Scope:
         inbox = config.web.base_url.rstrip("/") if config.web is not None else None
         if digest is None:
-            sources = tuple(source.id for source in config.sources)
+            sources = tuple(source.id for source in config.sources if source.enabled)
             return Scope("all", "All brands", (), sources, "UTC", 10, inbox)
         brands = tuple(digest.brands)
-        sources = tuple(source.id for source in config.sources
-                        if not brands or source.brand is None or source.brand in brands)
+        sources = tuple(source.id for source in config.sources if source.enabled and (
+            not brands or source.brand is None or source.brand in brands))
         if brands:
             title = ", ".join(config.brands[key].name or key for key in brands)
         else:
