@@ -250,6 +250,16 @@ def test_inbox_tells_an_open_page_about_newer_mentions(web: Web) -> None:
     assert TestClient(web.web).get("/inbox/newest", follow_redirects=False).status_code == 303
 
 
+def test_mention_page_shows_the_reply_clock(web: Web) -> None:
+    [mention_id] = web.ingest(complaint("s1"))
+    with web.store.session() as session:
+        session.execute(update(Mention).where(col(Mention.id) == mention_id).values(
+            sla_due_at=NOW - timedelta(hours=1), sla_breached_at=NOW - timedelta(minutes=59),
+            sla_stage=100))
+    html = client(web).get(f"/mentions/{mention_id}").text
+    assert "1h 00m overdue" in html and "deadline missed 2026-11-24 11:01 UTC" in html
+
+
 def test_mention_page_shows_the_whole_thread(web: Web) -> None:
     first = complaint("t1", author="Tom", title="Order missing", body="Acme lost my order.")
     [first_id] = web.ingest(first)
