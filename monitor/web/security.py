@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -171,6 +172,8 @@ class LoginLimiter:
         self.attempts = attempts
         self.window = window
         self.failures: dict[str, deque[datetime]] = {}
+        # Logins are handled in worker threads.
+        self.lock = threading.Lock()
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
         times = self.failures.setdefault(key, deque())
@@ -183,23 +186,26 @@ class LoginLimiter:
     def retry_after(self, keys: list[str], now: datetime) -> int:
         """Seconds until a login may be tried again, 0 if now."""
         wait = 0.0
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self.attempts:
-                wait = max(wait, (times[0] + self.window - now).total_seconds())
+        with self.lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.attempts:
+                    wait = max(wait, (times[0] + self.window - now).total_seconds())
         return math.ceil(wait)
 
     def failed(self, keys: list[str], now: datetime) -> None:
-        for key in keys:
-            self._recent(key, now)
-            self.failures.setdefault(key, deque()).append(now)
-        if len(self.failures) > 10_000:  # keep memory bounded under a spray
-            for key in list(self.failures)[:5_000]:
-                del self.failures[key]
+        with self.lock:
+            for key in keys:
+                self._recent(key, now)
+                self.failures.setdefault(key, deque()).append(now)
+            if len(self.failures) > 10_000:  # keep memory bounded under a spray
+                for key in list(self.failures)[:5_000]:
+                    del self.failures[key]
 
     def succeeded(self, keys: list[str]) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
+        with self.lock:
+            for key in keys:
+                self.failures.pop(key, None)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
