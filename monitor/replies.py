@@ -219,8 +219,8 @@ class Replies:
                                     table.c.first_reply_at > bindparam("t")))
             .values(first_reply_at=bindparam("t")), params)
         session.execute(
-            update(table).where(table.c.id == bindparam("m"), table.c.status.in_(REPLYABLE))
-            .values(status="replied"), [{"m": mention_id} for mention_id in sorted(earliest)])
+            update(table).where(table.c.id.in_(sorted(earliest)), table.c.status.in_(REPLYABLE))
+            .values(status="replied"))
 
     def _flag_templates(self, session: Session, new_rows: list[tuple[int, dict[str, Any]]],
                         now: datetime) -> list[tuple[int, dict[str, Any], int]]:

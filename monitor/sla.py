@@ -98,9 +98,15 @@ class SlaClock:
 
     def start(self, session: Session, complaints: Sequence[tuple[int, str, datetime]]) -> None:
         """Set ``sla_due_at`` for new complaints: (mention id, severity, clock start)."""
-        params = [{"m": mention_id,
-                   "d": deadline(self.hours, started, self.targets.for_severity(severity))}
-                  for mention_id, severity, started in sorted(complaints)]
+        # A batch's complaints share their start (ingest's now): one deadline per severity.
+        deadlines: dict[tuple[str, datetime], datetime] = {}
+        params = []
+        for mention_id, severity, started in sorted(complaints):
+            due = deadlines.get((severity, started))
+            if due is None:
+                due = deadlines[(severity, started)] = deadline(
+                    self.hours, started, self.targets.for_severity(severity))
+            params.append({"m": mention_id, "d": due})
         table: Any = Mention.__table__  # type: ignore[attr-defined]
         session.execute(update(table).where(table.c.id == bindparam("m"),
                                             table.c.sla_due_at.is_(None))

@@ -84,6 +84,20 @@ def test_site_reply_data_is_recorded_and_stops_the_clock(store_url: str) -> None
     assert len(replies(app)) == 1
 
 
+def test_many_replies_in_one_batch(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint(f"r{i}", author=f"Customer {i}") for i in range(5)], NOW)
+    later = NOW + timedelta(hours=1)
+    app.ingestor.ingest([complaint(f"r{i}", author=f"Customer {i}", company_replies=[
+        CompanyReply(f"Sorry, parcel {i} is found and ships today.", "Acme",
+                     later - timedelta(minutes=i))]) for i in range(5)], later)
+    for i in range(5):
+        stored = mention(app, f"r{i}")
+        assert stored.status == "replied"
+        assert stored.first_reply_at == later - timedelta(minutes=i)
+    assert len(replies(app)) == 5
+
+
 def test_reply_that_appears_on_a_recrawl_closes_the_clock(store_url: str) -> None:
     app = make_app(make_config(store_url), clock=lambda: NOW)
     app.ingestor.ingest([complaint("r1")], NOW)
