@@ -284,6 +284,11 @@ def test_mention_page_shows_the_whole_thread(web: Web) -> None:
     assert 'href="https://www.trustpilot.com/reviews/t1"' in html
     assert 'rel="noopener noreferrer"' in html
     assert browser.get("/mentions/99999").status_code == 404
+    bad = browser.get("/mentions/<b>1")
+    assert bad.status_code == 422 and "That request is not valid" in bad.text
+    assert "<b>1" not in bad.text
+    assert browser.get("/api/v1/mentions/x", headers=bearer("reader")).json()["detail"][0][
+        "type"] == "int_parsing"
 
 
 # -- actions --------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -116,6 +118,15 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", 303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, error)
+        problems = "; ".join(f"{'.'.join(str(part) for part in detail['loc'][1:])}: "
+                             f"{detail['msg']}" for detail in error.errors()[:5])
+        return await http_error(request, StarletteHTTPException(
+            422, f"That request is not valid ({problems})."))
 
     @app.exception_handler(MonitorError)
     async def monitor_error(request: Request, error: MonitorError) -> Response:
