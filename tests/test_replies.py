@@ -4,11 +4,12 @@ brand-account posts, replies that appear on a re-crawl, templates, never doubled
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from httpserver import Receiver
+from httpserver import FixtureServer, Receiver, Reply
 from sqlalchemy import select
 
 from monitor.app import App, make_app
@@ -240,3 +241,50 @@ def test_templates_compare_only_the_brands_recent_replies(store_url: str) -> Non
 def _alerts(app: App) -> list[Alert]:
     with app.store.session() as session:
         return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def test_reply_found_by_a_real_crawl_of_the_review_page(tmp_path: Path,
+                                                        server: FixtureServer) -> None:
+    """Spider to store: the company answers on Trustpilot between two crawls."""
+    import json
+
+    from monitor.daemon import Daemon, run_in_reactor
+
+    def page(reply: dict[str, str] | None) -> Reply:
+        review = {
+            "id": "tp-1", "title": "Never again", "rating": 1, "language": "en",
+            "text": "Acme never delivered my order and support ignores me. Terrible.",
+            "dates": {"publishedDate": "2026-11-20T10:00:00.000Z"},
+            "consumer": {"displayName": "Kim Berg", "countryCode": "NO"}, "reply": reply,
+            "likes": 0, "labels": {"verification": {"isVerified": True}},
+        }
+        data = {"props": {"pageProps": {
+            "businessUnit": {"displayName": "Acme", "identifyingName": "acme.example",
+                             "numberOfReviews": 1},
+            "reviews": [review], "filters": {"pagination": {"currentPage": 1, "totalPages": 1}},
+        }}}
+        return Reply(200, (f'<html><body><script id="__NEXT_DATA__" type="application/json">'
+                           f"{json.dumps(data)}</script></body></html>").encode(),
+                     {"Content-Type": "text/html"})
+
+    answer = {"message": "Hi Kim, we are sorry! Your order ships today. Best regards, Acme",
+              "publishedDate": "2026-11-20T14:30:00.000Z"}
+    server.set("/review/acme.example", page(None), page(answer))
+    config = parse_config({
+        "store": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
+        "daemon": {"autothrottle": False},
+        "brands": {"acme": {"keywords": ["acme"]}},
+        "sources": [{"id": "tp", "spider": "trustpilot", "brand": "acme", "obey_robots": False,
+                     "url": server.url("/review/acme.example")}],
+    }, tmp_path / "c.toml")
+    daemon = Daemon(make_app(config, console=lambda: open(os.devnull, "w")))  # noqa: SIM115
+    run_in_reactor(lambda: daemon.crawl_due(force=True))
+    first = mention(daemon.app, "tp-1")
+    assert (first.kind, first.status, first.first_reply_at) == ("complaint", "open", None)
+    run_in_reactor(lambda: daemon.crawl_due(force=True))
+    second = mention(daemon.app, "tp-1")
+    assert second.status == "replied"
+    assert second.first_reply_at == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+    assert time_to_first_reply(second) == 4.5 * 3600
+    (reply,) = replies(daemon.app)
+    assert reply.normalized == "we are sorry your order ships today"
