@@ -495,6 +495,15 @@ RECALL_CASES = [
     ("de", "Die App lädt nicht, nur ein schwarzer Bildschirm.", Kind.COMPLAINT,
      "mentions 'schwarzer bildschirm'"),
     ("fr", "Trop de pubs, et l'appli ne charge pas.", Kind.COMPLAINT, "mentions"),
+    # a short praise tag after a complaint told without praise is irony
+    ("en", "So the 'unlimited' plan stops at 20 GB. Great.", Kind.COMPLAINT,
+     "sarcasm ('great' after a complaint)"),
+    ("de", "Die Kinder kamen zu spät zur Schule, der Bus fuhr vorbei. Klasse.", Kind.COMPLAINT,
+     "sarcasm ('klasse' after a complaint)"),
+    ("en", "Ordered on Monday. Great.", Kind.PRAISE, "mentions 'great'"),
+    # an unwelcome situation with no service word still tells a customer's story
+    ("en", "Outage again since this morning in our street.", Kind.COMPLAINT,
+     "customer story without praise (mentions 'outage')"),
 ]
 
 

@@ -12,6 +12,7 @@ How the rules were set and how well they do: docs/classification.md.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -268,7 +269,7 @@ class RuleClassifier:
         if ignored:
             return Verdict(Kind.OTHER, Severity.LOW, (f"ignored: mentions '{ignored}'",), 0.0,
                            language)
-        tally = self._tally(document, signals, names)
+        tally = self._tally(document, signals, names, masked)
         complaint, praise = tally.complaint, tally.praise
         margin = complaint - praise
         score = 1.0 / (1.0 + math.exp(-2.0 * (margin - self.threshold)))
@@ -292,7 +293,9 @@ class RuleClassifier:
             kind = Kind.PRAISE
         elif signals.reporting or signals.announcement:
             kind = Kind.OTHER
-        elif (self.service_stories and len(signals.service) >= self._story_min_terms
+        elif (self.service_stories
+              and len(signals.service) + bool(signals.situation and not signals.resolved)
+              >= self._story_min_terms
               and praise <= self._story_max_praise
               and complaint >= self._story_min_complaint):
             # Praise has a small vocabulary and the lexicons know it; problems
@@ -300,15 +303,16 @@ class RuleClassifier:
             # bill or a repair that holds no praise is, in practice, a complaint.
             kind = Kind.COMPLAINT
             score = max(score, 0.55)
-            tally.reasons.append(
-                f"customer story without praise (mentions '{signals.service[0]}')")
+            about = signals.service[0] if signals.service else signals.situation
+            tally.reasons.append(f"customer story without praise (mentions '{about}')")
         else:
             kind = Kind.OTHER
         reasons = self._reasons(kind, signals, tally, names)
         severity = self._severity(kind, document, signals, complaint, reasons)
         return Verdict(kind, severity, tuple(dict.fromkeys(reasons)), round(score, 3), language)
 
-    def _tally(self, document: Document, signals: Signals, names: list[str]) -> _Tally:
+    def _tally(self, document: Document, signals: Signals, names: list[str],
+               text: str = "") -> _Tally:
         tally = _Tally(0.0, 0.0)
         hits = signals.hits
         if signals.competitor_sentences and self._competitors:
@@ -330,6 +334,14 @@ class RuleClassifier:
         # not say was put right: complaint evidence, and irony when praised.
         situation = signals.situation if not signals.resolved else None
         marker = signals.sarcasm if any(h.value < 0 for h in hits) else None
+        tag = _praise_tag(signals, text)
+        if tag and not marker and not situation:
+            # A short praise tag after a complaint told without praise ("So the
+            # 'unlimited' plan stops at 20 GB. Great.") is irony.
+            for h in hits:
+                if h.sentence == signals.last_sentence and h.value > 0:
+                    h.value = -0.6 * h.value
+            tally.reasons.append(f"sarcasm ('{tag}' after a complaint)")
         if (marker or situation) and any(h.value > 0 for h in hits):
             for h in hits:
                 if h.value > 0:
@@ -340,6 +352,8 @@ class RuleClassifier:
         if situation:
             complaint += 0.6
             tally.reasons.append(f"describes '{situation}'")
+        if tag and not marker and not situation:
+            complaint += 0.6
         if signals.dangling_negations:
             complaint += min(1.0, 0.5 * signals.dangling_negations)
             tally.reasons.append("negative wording ('not', 'no', 'never')")
@@ -440,6 +454,31 @@ class RuleClassifier:
                 if followers >= self.high_followers:
                     reasons.append(f"author has {human_count(followers)} followers")
         return severity
+
+
+#: A word in scare quotes ("the 'unlimited' plan", «безлимитный», „nelimitat”).
+_SCARE_QUOTES = re.compile(
+    r"(?:^|(?<=[\s(]))[«„“\"'‘‚]\s?[^\W\d_][^«»„“”\"'‘’\n]{0,25}?[»“”\"'’‘]")
+
+
+def _praise_tag(signals: Signals, text: str) -> str | None:
+    """The praise tag ending a complaint told without praise, if there is one.
+
+    The last sentence is at most three words and all praise ("Great.",
+    "Super Leistung."); what comes before it holds no praise and some trouble:
+    complaint evidence, an unwelcome situation or a word in scare quotes.
+    """
+    last = signals.last_sentence
+    if last <= 0 or signals.last_sentence_words > 3:
+        return None
+    tag = [h for h in signals.hits if h.sentence == last]
+    before = [h for h in signals.hits if h.sentence < last]
+    if not tag or any(h.value <= 0 for h in tag) or any(h.value > 0 for h in before):
+        return None
+    trouble = -sum(h.value for h in before) >= 1.0 or bool(signals.situation)
+    if not trouble and not _SCARE_QUOTES.search(text):
+        return None
+    return tag[0].surface
 
 
 def _fold_name(name: str) -> str:

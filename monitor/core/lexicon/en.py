@@ -118,6 +118,10 @@ LEXICON = Lexicon(
         "i'll change my rating": 1.5, "change my rating": 1.2, "until you fix": 1.5,
         "want to like": 1.2, "wanted to like": 1.5,
         "spam": 1.0, "spamming": 1.2,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "even though": 0.6, "under review": 1.0,
+        "three times": 0.6, "four times": 0.8, "five times": 0.8,
+        "in the queue": 0.8, "different answer": 1.0, "only one person": 1.0,
     },
     positive={
         "great": 1.5, "excellent": 2.0, "amazing": 2.0, "awesome": 2.0, "fantastic": 2.0,

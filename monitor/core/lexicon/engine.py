@@ -118,6 +118,10 @@ class Signals:
     service: list[str] = field(default_factory=list)  # service-encounter words found
     announcement: str | None = None
     tokens: int = 0
+    # the last sentence (its index and number of words): a short praise tag
+    # after a complaint ("... after 20 GB. Great.") is irony
+    last_sentence: int = -1
+    last_sentence_words: int = 0
     text: str = ""  # the normalised, space-joined tokens (for phrase look-ups)
 
     @property
@@ -398,6 +402,16 @@ class CompiledLexicon:
             hits.append(Hit(surface, value, best, negated, mult > 1.0, sentence))
             i += length
         signals.hits = [h for h in hits if h.value != 0 or h.critical]
+        j = n - 1
+        while j >= 0 and _is_boundary(tokens[j]) and tokens[j] != ",":
+            j -= 1
+        k = j
+        while k >= 0 and not (_is_boundary(tokens[k]) and tokens[k] != ","):
+            signals.last_sentence_words += tokens[k] != ","
+            k -= 1
+        if k >= 0:  # more than one sentence
+            signals.last_sentence = sum(
+                1 for t in tokens[:k + 1] if _is_boundary(t) and t != ",")
         signals.dangling_negations = sum(1 for p in negators if p not in used_negators)
         signals.job_ad = next((j for j in self._job_ad if signals.contains(j)), None)
         signals.sarcasm = next((j for j in self._sarcasm if signals.contains(j)), None)

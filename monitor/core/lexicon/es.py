@@ -65,6 +65,10 @@ LEXICON = Lexicon(
         "añadan": 0.8, "no hay opcion": 1.2, "pantalla negra": 1.5,
         "no carga": 1.5, "demasiad*": 1.0, "anuncios": 0.6, "publicidad": 0.6,
         "confus*": 1.2, "para que sirve": 1.2, "gasta la bateria": 1.5,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "en revision": 1.0, "en proceso": 0.6, "pendiente": 0.8,
+        "en vez de": 0.6, "en lugar de": 0.6,
+        "cosa distinta": 1.0, "me sigue cobrando": 1.5, "sigue cobrando": 1.2,
     },
     positive={
         "bien": 1.0, "muy bien": 1.5, "bueno": 1.2, "buena": 1.2, "buenos": 1.0,

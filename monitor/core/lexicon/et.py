@@ -61,6 +61,9 @@ LEXICON = Lexicon(
         "lisage": 0.8, "pole võimalust": 1.2, "ei leia": 1.2, "must ekraan": 1.5,
         "ei lae": 1.5, "ei laadi": 1.5, "liiga palju": 1.0, "reklaam*": 0.6, "segane": 1.2,
         "mis mõte": 1.5, "tühjendab aku": 1.5,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "kuigi": 0.6, "menetluses": 1.0, "töötlemisel": 1.0, "ootel": 0.8, "kolm korda": 0.6,
+        "asemel": 0.5, "kahekordne": 1.0, "erineva vastuse": 1.0,
     },
     positive={
         "hea": 1.2, "head": 1.0, "hästi": 1.2, "suurepära*": 2.0, "super": 1.8,

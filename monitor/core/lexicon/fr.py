@@ -67,6 +67,10 @@ LEXICON = Lexicon(
         "ajoutez": 0.8, "aucune option": 1.2, "ecran noir": 1.5,
         "ne charge pas": 1.5, "trop de": 1.0, "pub": 0.6, "pubs": 0.8, "confus*": 1.2,
         "a quoi bon": 1.5, "vide la batterie": 1.5,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "alors que": 0.5, "bien que": 0.5, "en cours d'examen": 1.0, "en cours de traitement": 1.0,
+        "au lieu de": 0.6, "a double": 1.0, "reponse differente": 1.0,
+        "continue de": 0.5,
     },
     positive={
         "bien": 1.0, "très bien": 1.5, "bon": 1.0, "bonne": 1.0, "bons": 1.0,

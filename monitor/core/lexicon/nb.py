@@ -70,6 +70,9 @@ LEXICON = Lexicon(
         "legg til": 0.8, "ingen mulighet": 1.2, "finner ikke": 1.2, "svart skjerm": 1.5,
         "laster ikke": 1.5, "for mange": 1.0, "for mye": 0.8, "reklame": 0.6,
         "forvirrende": 1.2, "hva er vitsen": 1.5, "meningsløs*": 1.5, "tapper batteriet": 1.5,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "selv om": 0.6, "under behandling": 1.0, "til behandling": 1.0,
+        "tre ganger": 0.6, "i stedet for": 0.5,
     },
     positive={
         "bra": 1.2, "kjempebra": 2.0, "supert": 1.8, "super": 1.8, "fantastisk*": 2.0,

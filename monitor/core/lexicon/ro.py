@@ -64,6 +64,10 @@ LEXICON = Lexicon(
         "adaugati": 0.8, "nu exista optiunea": 1.2, "nu pot gasi": 1.5, "ecran negru": 1.5,
         "nu se incarca": 1.5, "prea multe": 1.0, "prea mult": 0.8, "reclame": 0.6,
         "confuz*": 1.2, "ce rost": 1.5, "consuma bateria": 1.5,
+        # facts that went wrong, told plainly (added for recall from the development set fresh2)
+        "in analiza": 1.0, "in curs de": 0.6, "in procesare": 1.0, "nerezolvat*": 1.5,
+        "in loc de": 0.6, "la coada": 0.8, "dubla": 0.8, "dublu": 0.8,
+        "un singur": 0.5,
     },
     positive={
         "excelent*": 2.0, "super": 1.8, "minunat*": 2.0, "extraordinar*": 2.0,
