@@ -33,6 +33,13 @@ NORMALISE = [
      "everyone who had the problem last week on android and ios", [],
      "cheers to you too we fixed the app in version and the login now works for everyone "
      "who had the problem last week on android and ios"),
+    # words that open or close a reply only sometimes stay when they do not
+    ("Head office will do its best to take care of it today.", [],
+     "head office will do its best to take care of it today"),
+    ("We will do our best to fix it. Best regards, Acme", [], "we will do our best to fix it"),
+    ("We refunded you with regards to your order today", [],
+     "we refunded you with regards to your order today"),
+    ("Sorry about that!\nCheers\nTom", ["Tom"], "sorry about that"),
     # ru
     ("Здравствуйте, Иван! Приносим извинения за заказ №5531. С уважением, команда Acme",
      ["Иван"], "приносим извинения за заказ"),

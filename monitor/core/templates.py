@@ -58,7 +58,7 @@ _GREETINGS = (
     # nb
     "god morgen", "god dag", "kjære", "hallo", "hei",
     # et
-    "tere päevast", "tere", "lugupeetud", "hea", "head",
+    "tere päevast", "tere", "lugupeetud", "hea",
     # de
     "sehr geehrte", "sehr geehrter", "guten morgen", "guten tag", "guten abend",
     "liebe", "lieber", "moin", "servus",
@@ -73,8 +73,8 @@ _GREETINGS = (
 _SIGN_OFFS = (
     # en
     "best regards", "kind regards", "warm regards", "regards", "best wishes", "sincerely",
-    "yours truly", "many thanks", "thanks again", "thank you again", "cheers", "best,",
-    "all the best", "take care",
+    "yours truly", "many thanks", "thanks again", "thank you again", "cheers",
+    "all the best",
     # ru
     "с уважением", "с наилучшими пожеланиями", "всего доброго", "всего хорошего",
     # ro
@@ -93,7 +93,8 @@ _SIGN_OFFS = (
     "un saludo", "saludos cordiales", "saludos", "atentamente", "un abrazo",
 )
 
-# A sign-off only counts near the end: at most this many words may follow it.
+# A sign-off only counts near the end, at the start of a sentence or line: at most this
+# many words may follow it.
 _SIGNATURE_WORDS = 8
 
 
@@ -120,11 +121,10 @@ def normalise(text: str, names: Iterable[str] = ()) -> str:
     Tom" are the same reply.
     """
     folded = unicodedata.normalize("NFKC", text or "")
+    folded = _strip_sign_off(_strip_greeting(folded))
     folded = _URL.sub(" ", folded)
     folded = _EMAIL.sub(" ", folded)
     folded = _HANDLE.sub(" ", folded)
-    folded = _strip_greeting(folded)
-    folded = _strip_sign_off(folded)
     folded = _WITH_DIGIT.sub(" ", folded.casefold())
     name_words = {
         part for name in names if name
@@ -145,7 +145,10 @@ def _strip_greeting(text: str) -> str:
 def _strip_sign_off(text: str) -> str:
     # The last sign-off followed by no more than a signature's worth of words.
     for match in reversed(list(_SIGN_OFF.finditer(text))):
-        if match.start() == 0:
+        before = text[:match.start()].rstrip(" \t")
+        # A sign-off starts a sentence or a line ("... today. Best regards, Tom"), never
+        # the middle of one ("with regards to your order").
+        if not before or before[-1] not in ".!?\n-—–,:;)":
             continue
         tail = [word for word in _NOT_WORD.split(text[match.end():]) if word]
         if len(tail) <= _SIGNATURE_WORDS:
