@@ -213,10 +213,11 @@ class LifecycleConfig(_Strict):
 class RepliesConfig(_Strict):
     """The company's public replies (docs/response.md): template detection."""
 
-    # A reply near-identical to this many other replies of the brand is a template.
-    template_min_matches: int = Field(default=3, ge=1, le=1000)
+    # A reply near-identical to this many other replies of the brand is a template
+    # (2: the third copy of one text makes all three templates).
+    template_min_matches: int = Field(default=2, ge=1, le=1000)
     # Jaccard similarity of normalised word 3-grams that counts as near-identical.
-    template_similarity: float = Field(default=0.75, gt=0, le=1)
+    template_similarity: float = Field(default=0.6, gt=0, le=1)
     # Compared with the brand's replies of this long back, at most template_candidates.
     template_window: Duration = timedelta(days=90)
     template_candidates: int = Field(default=2000, ge=10, le=100_000)

@@ -116,3 +116,31 @@ def test_shingles_and_jaccard() -> None:
     assert shingles("") == frozenset()
     assert jaccard(shingles("a b c d"), shingles("a b c e")) == pytest.approx(1 / 3)
     assert jaccard(frozenset(), frozenset({"x"})) == 0.0
+
+
+def test_real_company_replies_from_the_trustpilot_corpus() -> None:
+    """flashbay.com's 19 replies: three stock texts pasted 5, 3 and 3 times with names
+    swapped are templates at the defaults; replies assembled from stock sentences in
+    different combinations are not."""
+    import json
+    import re
+
+    from conftest import require_corpus
+
+    from monitor.config import RepliesConfig
+
+    companies = json.loads(require_corpus("trustpilot", "companies.json").read_text())
+    (company,) = [c for c in companies if "flashbay" in c["pageUrl"]]
+    reviews = [review for review in company["reviews"] if review.get("reply")]
+    assert len(reviews) == 19
+    texts = [normalise(review["reply"]["message"], [review["consumer"]["displayName"]])
+             for review in reviews]
+    settings = RepliesConfig()
+    candidates = [Candidate.of(index, text) for index, text in enumerate(texts)]
+    flagged = [index for index, text in enumerate(texts) if is_template(
+        len(near_identical(text, [c for c in candidates if c.key != index],
+                           settings.template_similarity)), settings.template_min_matches)]
+    assert flagged == [0, 2, 4, 5, 7, 8, 9, 10, 11, 14, 15]
+    openings = {re.sub(r"^Hello [^,]+,\s*", "", reviews[index]["reply"]["message"])[:20]
+                for index in flagged}
+    assert openings == {"Thank you for your k", "This is what we love", "Wow-this is fantasti"}

@@ -12,8 +12,8 @@ languages (ru, ro, nb, et, de, fr, es).
 
 What is left is cut into overlapping word 3-grams (``shingles``); two replies
 are near-identical when the Jaccard similarity of their shingle sets reaches the
-threshold (0.75 by default: one changed word in a 30-word reply still matches,
-two different answers to two different problems do not). Word shingles, not
+threshold (0.6 by default: one changed word in a 30-word reply scores about 0.8,
+two personal answers that open with the same apology about 0.1). Word shingles, not
 character grams, because a template differs from a personal answer in its
 sentences, not its spelling. A reply near-identical to K or more other replies
 of the same brand is a template.
