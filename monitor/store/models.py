@@ -298,7 +298,8 @@ class Alert(SQLModel, table=True):
     idempotency_key: str = Field(max_length=300, unique=True)
     # pending | sent | dead
     status: str = Field(default="pending", max_length=20)
-    # mention | dead_letter | source_health
+    # mention | incident | dead_letter | sla_reminder | sla_breach | delay_notice |
+    # template_reply | source_health | source_recovered (docs/response.md) ...
     purpose: str = Field(default="mention", max_length=30)
     title: str
     body: str
