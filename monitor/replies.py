@@ -8,7 +8,7 @@ A public reply reaches us two ways:
 - **a brand-account post**: a post by one of the brand's own accounts
   (``[brands.X] accounts``, or marked ``extra.company_account`` by the spider)
   that answers a stored mention: ``reply_to`` is the mention's external id or
-  URL, or the thread root (``extra.post_id``) is.
+  URL, or the thread root (``extra.post_id``, ``extra.story_id``) is.
 
 Each is one ``public_reply`` row, unique on (mention, hash of the normalised
 text), inserted with ON CONFLICT DO NOTHING: a re-crawl, a second source or a
@@ -146,8 +146,10 @@ class Replies:
 
     def _parent(self, session: Session, item: MentionItem, brand: str | None) -> int | None:
         """The stored mention a brand post answers: its reply_to (an external id on the
-        same source, or a URL), else the root of its thread (extra.post_id)."""
-        targets = [value for value in (item.reply_to, item.extra.get("post_id"))
+        same source, or a URL), else the root of its thread (Reddit's extra.post_id,
+        Hacker News' extra.story_id)."""
+        targets = [value for value in (item.reply_to, item.extra.get("post_id"),
+                                       item.extra.get("story_id"))
                    if isinstance(value, str) and value]
         for target in targets:
             conditions = [and_(col(Mention.source_id) == item.source_id,

@@ -32,12 +32,15 @@ def make_config(store_url: str, channels: dict[str, list[str]] | None = None,
     raw: dict[str, Any] = {
         "store": {"url": store_url},
         "brands": {"acme": {"name": "Acme", "keywords": ["acme"],
-                            "accounts": {"reddit": ["Acme_Support"]}}},
+                            "accounts": {"reddit": ["Acme_Support"],
+                                         "hackernews": ["acme_ceo"]}}},
         "sources": [
             {"id": "tp", "spider": "trustpilot",
              "url": "https://www.trustpilot.com/review/acme.com", "brand": "acme"},
             {"id": "rd", "spider": "reddit", "url": "https://www.reddit.com/r/acme/new.json",
              "brand": "acme"},
+            {"id": "hn", "spider": "hackernews", "brand": "acme",
+             "url": "https://hn.algolia.com/api/v1/search_by_date?query=acme"},
         ],
         "channels": {name: {"urls": urls} for name, urls in (channels or {}).items()},
         **sections,
@@ -172,11 +175,20 @@ def test_brand_account_reply_in_a_thread_finds_the_root(store_url: str) -> None:
     # Both in one crawl: the post is stored first, then the answer finds it.
     app.ingestor.ingest([post, answer], NOW)
     assert mention(app, "t3_root").status == "replied"
+    # Hacker News: the story is the thread's root.
+    story = complaint("4242", source="hn", url="https://news.ycombinator.com/item?id=4242",
+                      author="hn_user", rating=None,
+                      body="Acme deleted my data without warning. Terrible support.")
+    founder = MentionItem(source_id="hn", external_id="4250", author="acme_ceo",
+                          reply_to="4249", body="Founder here, restoring it now.",
+                          published=NOW, extra={"story_id": "4242"})
+    app.ingestor.ingest([story, founder], NOW)
+    assert mention(app, "4242").status == "replied"
     # Somebody else's post replying is not the company's reply.
     other = MentionItem(source_id="rd", external_id="t1_y", author="bystander",
                         reply_to="t3_root", body="same here", published=NOW)
     app.ingestor.ingest([other], NOW)
-    assert len(replies(app)) == 1
+    assert len(replies(app)) == 2
 
 
 def test_reply_recorded_once_by_two_processes(store_url: str) -> None:
