@@ -109,6 +109,9 @@ class Replies:
                 brand, verdict = decided
                 if brand is not None and verdict.kind is Kind.COMPLAINT and not item.removed:
                     complaints.append((mention_id, verdict.severity.value, now))
+        edited = [mention_id for mention_id, _item, decided in sightings if decided is None]
+        if edited:
+            complaints.extend(self._edited_into_complaints(session, edited, now))
         if complaints:
             self.sla.start(session, complaints)
         if account_posts:
@@ -116,6 +119,17 @@ class Replies:
         if not replies:
             return []
         return self.record(session, replies, now).alerts
+
+    def _edited_into_complaints(self, session: Session, ids: list[int],
+                                now: datetime) -> list[tuple[int, str, datetime]]:
+        """Mentions seen again that an edit has made complaints (an updated review): their
+        clock starts at the edit. Only edited ones (``revisions > 0``) without a clock."""
+        rows = session.execute(select(col(Mention.id), col(Mention.severity)).where(
+            col(Mention.id).in_(sorted(set(ids))), col(Mention.revisions) > 0,
+            col(Mention.kind) == "complaint", col(Mention.sla_due_at).is_(None),
+            col(Mention.brand).is_not(None), col(Mention.first_reply_at).is_(None),
+            col(Mention.removed).is_(False), col(Mention.status).in_(REPLYABLE)))
+        return [(int(mention_id or 0), severity, now) for mention_id, severity in rows]
 
     def _maybe_own_account(self, item: MentionItem) -> bool:
         if item.extra.get("company_account"):

@@ -230,6 +230,23 @@ def test_support_hours_come_from_the_config(store_url: str, receiver: Receiver) 
     assert clock_in_oslo.hours.timezone == "Europe/Oslo"
 
 
+def test_review_edited_into_a_complaint_starts_its_clock_at_the_edit(
+        store_url: str, receiver: Receiver) -> None:
+    clock = Clock(FRIDAY_4PM)
+    app = sla_app(store_url, receiver, clock)
+    app.ingestor.ingest([complaint("r1", rating=5.0, title="Great",
+                                   body="Acme delivered fast, love it.")], FRIDAY_4PM)
+    assert (only(app).kind, only(app).sla_due_at) == ("praise", None)
+    monday = utc("2026-11-23 09:00")
+    worse = complaint("r1", rating=1.0, title="Update: awful",
+                      body="Acme broke the product on the second day and ignores my e-mails.")
+    assert app.ingestor.ingest([worse], monday).alerts == 1  # the "Updated review" alert
+    mention = only(app)
+    assert mention.kind == "complaint" and mention.sla_due_at == utc("2026-11-23 11:00")
+    (reminder,) = sweep_and_send(app, clock, utc("2026-11-23 10:00"))
+    assert reminder.startswith("[reply due] 50%")
+
+
 def test_snoozed_complaint_gets_no_reminder_but_still_breaches(store_url: str,
                                                                receiver: Receiver) -> None:
     clock = Clock(FRIDAY_4PM)
