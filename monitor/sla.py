@@ -96,6 +96,11 @@ class SlaClock:
 
     # -- ingest -----------------------------------------------------------------------
 
+    def due(self, severity: str, started: datetime) -> datetime:
+        """The reply deadline of a complaint of this severity whose clock starts at
+        ``started`` (what ``start`` stores; alert messages show it)."""
+        return deadline(self.hours, started, self.targets.for_severity(severity))
+
     def start(self, session: Session, complaints: Sequence[tuple[int, str, datetime]]) -> None:
         """Set ``sla_due_at`` for new complaints: (mention id, severity, clock start)."""
         # A batch's complaints share their start (ingest's now): one deadline per severity.
@@ -104,8 +109,7 @@ class SlaClock:
         for mention_id, severity, started in sorted(complaints):
             due = deadlines.get((severity, started))
             if due is None:
-                due = deadlines[(severity, started)] = deadline(
-                    self.hours, started, self.targets.for_severity(severity))
+                due = deadlines[(severity, started)] = self.due(severity, started)
             params.append({"m": mention_id, "d": due})
         table: Any = Mention.__table__  # type: ignore[attr-defined]
         session.execute(update(table).where(table.c.id == bindparam("m"),

@@ -174,6 +174,7 @@ def test_reminders_and_breach_in_business_hours(store_url: str, receiver: Receiv
     app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
     mention = only(app)
     assert mention.kind == "complaint" and mention.sla_due_at == utc("2026-11-23 10:00")
+    assert app.ingestor.replies.sla.due(mention.severity, FRIDAY_4PM) == mention.sla_due_at
     asyncio.run(app.dispatcher.drain())  # the complaint alert itself
     assert [m["title"] for m in receiver.messages][0].startswith("[")
     received = len(receiver.messages)
