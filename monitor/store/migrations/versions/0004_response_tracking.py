@@ -150,8 +150,18 @@ def upgrade() -> None:
     with op.batch_alter_table('mention', schema=None) as batch_op:
         batch_op.create_index('ix_mention_source_published', ['source_id', 'published_at'], unique=False)
 
+    # -- ingest at scale (issue 4): on PostgreSQL leave a tenth of each page free, so that
+    # the updates a sighting makes (last_seen_at, times_seen: no index on them) stay on
+    # the row's page (HOT) instead of adding an entry to each of the table's indexes.
+    if op.get_bind().dialect.name == 'postgresql':
+        for table in ('mention', 'mention_sighting'):
+            op.execute(f'ALTER TABLE {table} SET (fillfactor = 90)')
+
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        for table in ('mention', 'mention_sighting'):
+            op.execute(f'ALTER TABLE {table} RESET (fillfactor)')
     # -- public replies and source health (issue 6, reply side)
     with op.batch_alter_table('mention', schema=None) as batch_op:
         batch_op.drop_index('ix_mention_source_published')
