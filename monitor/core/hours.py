@@ -43,6 +43,14 @@ def _minutes(hours: str, minutes: str, text: str) -> int:
     return h * 60 + m
 
 
+def parse_clock(text: str) -> time:
+    """'09:00' -> time(9, 0)."""
+    match = re.match(r"^(\d{1,2}):(\d{2})$", text.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"'{text}' is not a time of day; write e.g. '09:00'")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
 def parse_range(text: str) -> Range:
     """'09:00-17:00' -> (540, 1020); '22:00-06:00' runs over midnight -> (1320, 1800)."""
     match = _RANGE.match(text.strip())

@@ -318,6 +318,9 @@ class Alert(SQLModel, table=True):
     acked_by: str | None = Field(default=None, max_length=200)
     # When to escalate to the next tier if nobody acknowledged by then.
     escalate_at: datetime | None = _time(nullable=True)
+    # -- alert path (issue 6): why it waits (after_hours | rate_limit); held alerts of one
+    # channel that come due together are sent as one message.
+    held: str | None = Field(default=None, max_length=20)
 
 
 class Delivery(SQLModel, table=True):

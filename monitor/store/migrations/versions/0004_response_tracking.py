@@ -157,8 +157,16 @@ def upgrade() -> None:
         for table in ('mention', 'mention_sighting'):
             op.execute(f'ALTER TABLE {table} SET (fillfactor = 90)')
 
+    # -- alert path (issue 6): alerts held for business hours or a channel's rate
+    # limit, sent together as one message when they come due
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('held', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
+
 
 def downgrade() -> None:
+    # -- alert path (issue 6)
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.drop_column('held')
     if op.get_bind().dialect.name == 'postgresql':
         for table in ('mention', 'mention_sighting'):
             op.execute(f'ALTER TABLE {table} RESET (fillfactor)')

@@ -1,0 +1,147 @@
+"""Acknowledgement and escalation of alerts (the alert path's store side).
+
+Stable entry points (used by the web inbox, the ack links and the CLI):
+
+- ``acknowledge_alert(store, alert_id, by, now) -> AckResult``
+- ``acknowledge_mention(store, mention_id, by, now) -> AckResult``
+
+Acknowledging stops escalation: every alert of the same mention (or, for an incident
+alert, of the same incident) gets ``acked_at``/``acked_by`` and loses its ``escalate_at``,
+and escalation alerts of it that were queued but not yet sent are cancelled. The
+mention moves from "open" to "acknowledged" (other statuses are left alone: a mention
+already replied to or resolved stays so).
+
+``escalate_due(store, config, now)`` is the daemon's sweep: an alert still
+unacknowledged at its ``escalate_at`` gets a new Alert row for the next tier of the
+escalation policy (same mention, tier + 1), in one transaction with clearing the old
+``escalate_at``, so a crash can neither lose nor double an escalation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from monitor.errors import MonitorError
+from monitor.store import Store
+from monitor.store.models import Alert, Mention
+
+log = logging.getLogger(__name__)
+
+# Alert statuses an acknowledgement cancels (queued escalations not yet sent).
+CANCELLED = "cancelled"
+
+
+class UnknownAlertError(MonitorError):
+    """The alert or mention to acknowledge does not exist."""
+
+
+@dataclass(frozen=True)
+class AckResult:
+    mention_id: int | None
+    incident_id: int | None
+    # Alerts newly marked acknowledged (0 when someone else was first).
+    alerts_acked: int
+    # Queued escalations that will now not be sent.
+    escalations_cancelled: int
+    # The mention's status after the acknowledgement (None for incident-only alerts).
+    status: str | None
+    # Who acknowledged first, and when (this call or an earlier one).
+    acked_by: str | None
+    acked_at: datetime | None
+
+    @property
+    def already(self) -> bool:
+        return self.alerts_acked == 0 and self.escalations_cancelled == 0
+
+
+def acknowledge_alert(store: Store, alert_id: int, by: str, now: datetime) -> AckResult:
+    """Acknowledge one alert and, with it, everything sent about the same mention or
+    incident. Idempotent: a second click reports who was first."""
+    with store.session() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise UnknownAlertError(f"no alert {alert_id} in the store")
+        if alert.mention_id is not None:
+            return _acknowledge(session, alert.mention_id, None, by, now)
+        if alert.incident_id is not None:
+            return _acknowledge(session, None, alert.incident_id, by, now)
+        return _acknowledge_ids(session, [alert_id], None, None, by, now)
+
+
+def acknowledge_mention(store: Store, mention_id: int, by: str, now: datetime) -> AckResult:
+    """Acknowledge a mention (web inbox): its alerts stop escalating, status "open" →
+    "acknowledged". Idempotent."""
+    with store.session() as session:
+        if session.get(Mention, mention_id) is None:
+            raise UnknownAlertError(f"no mention {mention_id} in the store")
+        return _acknowledge(session, mention_id, None, by, now)
+
+
+def _acknowledge(session: Session, mention_id: int | None, incident_id: int | None,
+                 by: str, now: datetime) -> AckResult:
+    where = col(Alert.mention_id) == mention_id if mention_id is not None \
+        else col(Alert.incident_id) == incident_id
+    ids = list(session.scalars(select(col(Alert.id)).where(where)))
+    return _acknowledge_ids(session, [i for i in ids if i is not None], mention_id,
+                            incident_id, by, now)
+
+
+def _acknowledge_ids(session: Session, ids: Sequence[int], mention_id: int | None,
+                     incident_id: int | None, by: str, now: datetime) -> AckResult:
+    by = by.strip()[:200] or "someone"
+    acked = cancelled = 0
+    if ids:
+        acked = _count(session.execute(
+            update(Alert).where(col(Alert.id).in_(ids), col(Alert.acked_at).is_(None))
+            .values(acked_at=now, acked_by=by, escalate_at=None)))
+        session.execute(update(Alert).where(col(Alert.id).in_(ids))
+                        .values(escalate_at=None))
+        cancelled = _count(session.execute(
+            update(Alert).where(col(Alert.id).in_(ids), col(Alert.status) == "pending",
+                                col(Alert.tier) > 0)
+            .values(status=CANCELLED, last_error=f"acknowledged by {by}")))
+    status: str | None = None
+    if mention_id is not None:
+        session.execute(
+            update(Mention).where(col(Mention.id) == mention_id, col(Mention.status) == "open")
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by))
+        session.execute(
+            update(Mention).where(col(Mention.id) == mention_id,
+                                  col(Mention.acknowledged_at).is_(None))
+            .values(acknowledged_at=now, acknowledged_by=by))
+        mention = session.get(Mention, mention_id)
+        if mention is not None:
+            session.refresh(mention)
+            status = mention.status
+    first = None
+    if ids:
+        first = session.execute(
+            select(col(Alert.acked_by), col(Alert.acked_at))
+            .where(col(Alert.id).in_(ids), col(Alert.acked_at).is_not(None))
+            .order_by(col(Alert.acked_at), col(Alert.id)).limit(1)).first()
+    log.info("acknowledged mention=%s incident=%s alerts=%s cancelled=%s", mention_id,
+             incident_id, acked, cancelled)
+    return AckResult(mention_id, incident_id, acked, cancelled, status,
+                     first[0] if first else None, first[1] if first else None)
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unacknowledged(session: Session, now: datetime) -> Any:
+    """Alerts whose escalation is due: the sweep's query."""
+    return select(Alert).where(
+        col(Alert.escalate_at).is_not(None), col(Alert.escalate_at) <= now,
+        col(Alert.acked_at).is_(None),
+        or_(col(Alert.status) == "sent", col(Alert.status) == "pending",
+            col(Alert.status) == "dead"),
+    ).order_by(col(Alert.escalate_at), col(Alert.id))
