@@ -646,8 +646,10 @@ def test_cli_preview_writes_html_and_text(tmp_path: Path,
     # Sending to a server that is not there: one line, exit 1, recorded as failed.
     assert _cli(path, "--week", WEEK, "--send") == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"error: digest acme-weekly {WEEK}: SMTP 127.0.0.1:1: ")
-    assert len(err.strip().splitlines()) == 1
+    # One readable line for the user (after the daemon-style log line), no traceback.
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(f"error: digest acme-weekly {WEEK}: SMTP 127.0.0.1:1: ")
+    assert "Traceback" not in err and len(lines) <= 2
 
 
 def test_cli_help_lists_the_digest_command(capsys: pytest.CaptureFixture[str]) -> None:
