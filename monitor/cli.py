@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor import response_cli
 
     response_cli.add_parser(sub)
+    from monitor import alerting_cli
+
+    alerting_cli.add_parser(sub)
     return parser
 
 
@@ -139,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monitor.web import cli as web_cli
 
         return web_cli.run(args)
+    if command in ("routes", "oncall", "ack"):
+        from monitor import alerting_cli
+
+        return alerting_cli.run(args)
     raise AssertionError(command)
 
 

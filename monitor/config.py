@@ -651,7 +651,18 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str] | None
     if problems or config is None:
         raise ConfigError(problems)
     _resolve_sqlite_path(config, path)
+    _resolve_alerting_paths(config, path)
     return config
+
+
+def _resolve_alerting_paths(config: Config, path: Path) -> None:
+    """On-call calendars and the apprise config file are relative to the config file."""
+    base = path.resolve().parent
+    for schedule in config.oncall.values():
+        if schedule.calendar and not Path(schedule.calendar).is_absolute():
+            schedule.calendar = str(base / schedule.calendar)
+    if config.notify.apprise_config and not Path(config.notify.apprise_config).is_absolute():
+        config.notify.apprise_config = str(base / config.notify.apprise_config)
 
 
 def _interpolate(value: Any, environ: Any, location: str, problems: list[str]) -> Any:

@@ -54,6 +54,12 @@ class Daemon:
         self.health = SourceHealth(app.store, app.config)
         self.sla = app.ingestor.replies.sla
 
+    def sweep_escalations(self) -> int:
+        """Unacknowledged alerts past escalate_at go to the next tier (docs/alerting.md)."""
+        from monitor.notify.escalation import escalate_due
+
+        return escalate_due(self.app.store, self.app.ingestor.planner, self.app.clock())
+
     # -- one pass -------------------------------------------------------------
 
     async def run_once(self, force: bool = False) -> int:
@@ -62,6 +68,7 @@ class Daemon:
         if os.environ.get(_CRASH_AFTER_INGEST):
             os._exit(17)
         await asyncio.to_thread(self.app.ingestor.sweep_incidents)
+        await asyncio.to_thread(self.sweep_escalations)
         await asyncio.to_thread(self.sla.sweep, self.app.clock())
         await asyncio.to_thread(self.digests.run_due)
         await self.app.dispatcher.drain()
@@ -137,6 +144,7 @@ class Daemon:
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + self.sweep_every
                     await asyncio.to_thread(self.app.ingestor.sweep_incidents)
+                    await asyncio.to_thread(self.sweep_escalations)
                 if loop.time() >= next_sla:
                     next_sla = loop.time() + self.config.sla.sweep_every.total_seconds()
                     await asyncio.to_thread(self.sla.sweep, self.app.clock())

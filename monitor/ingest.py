@@ -21,10 +21,11 @@ from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
 from monitor.core.revisions import Snapshot, compare
-from monitor.core.routing import Rule, match_brand, route
+from monitor.core.routing import Rule, Sample, match_brand
 from monitor.core.threads import PriorMessage, follow_up
 from monitor.incidents import Incidents, NewComplaint
 from monitor.notify.render import alert_body, alert_title
+from monitor.notify.targets import AlertPlanner, Targets, planned_rows
 from monitor.replies import Replies
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
 from monitor.triage import apply_ignore_rules, load_ignore_rules
@@ -123,6 +124,7 @@ class Ingestor:
         ]
         self.default_channels = list(config.channels) or [CONSOLE_CHANNEL]
         self.first_only = config.notify.route_mode == "first"
+        self.planner = AlertPlanner(config, Targets(config, now=clock()))
         self.follow_up_window = config.lifecycle.follow_up_window
         self.incidents = Incidents(store, config)
         # Canonical URLs that name several stored mentions (review pages): never merged.
@@ -450,19 +452,12 @@ class Ingestor:
 
     def incident_alert_rows(self, brand: str, incident_id: int, suffix: str, title: str,
                             body: str, severity: Severity) -> list[dict[str, Any]]:
-        channels = route(self.rules, self.default_channels, brand, "", Kind.COMPLAINT,
-                         severity, self.first_only)
+        # Routes, on-call and escalation: monitor/notify/targets.py (docs/alerting.md).
         now = self.clock()
-        rows = []
-        for channel in channels:
-            key = f"rm-i{incident_id}-{suffix}-{channel}"
-            rows.append({
-                "mention_id": None, "channel": channel, "idempotency_key": key,
-                "status": "pending", "purpose": "incident", "title": title[:300],
-                "body": f"{body}\nref: {key}", "attempts": 0, "next_attempt_at": now,
-                "created_at": now,
-            })
-        return rows
+        planned = self.planner.plan(Sample(brand, "", Kind.COMPLAINT, severity, None, True), now)
+        return planned_rows(planned, f"rm-i{incident_id}-{suffix}", now,
+                            lambda key: f"{body}\nref: {key}", mention_id=None,
+                            incident_id=incident_id, purpose="incident", title=title[:300])
 
     def sweep_incidents(self) -> int:
         """Incident updates and closes that are due (the daemon calls this periodically)."""
@@ -539,25 +534,15 @@ class Ingestor:
                     key_suffix: str = "") -> list[dict[str, Any]]:
         if item.removed:
             return []
-        channels = route(self.rules, self.default_channels, brand, item.source_id,
-                         verdict.kind, verdict.severity, self.first_only)
-        rows = []
+        # Routes, on-call, after hours and escalation: monitor/notify/targets.py.
+        planned = self.planner.plan(Sample(brand, item.source_id, verdict.kind, verdict.severity,
+                                           verdict.language or item.language), now)
         brand_name = self.brand_names.get(brand or "", brand or "")
-        for channel in channels:
-            key = f"rm-m{mention_id}{key_suffix}-{channel}"
-            rows.append({
-                "mention_id": mention_id,
-                "channel": channel,
-                "idempotency_key": key,
-                "status": "pending",
-                "purpose": "mention",
-                "title": alert_title(brand_name, item.source_id, verdict, item),
-                "body": alert_body(brand_name, item.source_id, verdict, item, key, note),
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            })
-        return rows
+        return planned_rows(
+            planned, f"rm-m{mention_id}{key_suffix}", now,
+            lambda key: alert_body(brand_name, item.source_id, verdict, item, key, note),
+            mention_id=mention_id, purpose="mention",
+            title=alert_title(brand_name, item.source_id, verdict, item))
 
 
 def _replies(item: MentionItem) -> list[dict[str, Any]]:

@@ -28,15 +28,47 @@ def validate_channel_urls(config: Config, path: str) -> None:
         raise ConfigError(problems)
 
 
-class Target:
-    """One destination: an apprise URL, or the console."""
+# apprise schemes that are SMS (or pager-like) services: they get the short text form.
+SMS_SCHEMES = frozenset({
+    "sns", "twilio", "nexmo", "vonage", "sinch", "clicksend", "msg91", "d7sms", "plivo",
+    "bulksms", "bulkvs", "kavenegar", "msgbird", "smseagle", "smsmgr", "seven", "burstsms",
+    "africastalking", "brevo", "httpsms", "freemobile", "voipms", "signal", "dapnet",
+})
+HTML_SCHEMES = frozenset({"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost",
+                          "resend", "smtp2go", "office365", "email"})
 
-    def __init__(self, url: str | None, stream: Callable[[], TextIO] | None = None) -> None:
+
+def body_format_for(url: str | None) -> str:
+    """"html" for e-mail, "text" for SMS and the console, else "markdown" (chat)."""
+    if url is None:
+        return "text"
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in HTML_SCHEMES:
+        return "html"
+    if scheme in SMS_SCHEMES:
+        return "text"
+    return "markdown"
+
+
+class Target:
+    """One destination: an apprise URL, the entries of an apprise config with a tag, or
+    the console. ``format`` is the message form it gets (html, markdown or text)."""
+
+    def __init__(self, url: str | None, stream: Callable[[], TextIO] | None = None,
+                 tag: str | None = None, apprise_config: str | None = None) -> None:
         self.url = url
-        self.key = target_hash(url) if url else "console"
+        self.tag = tag
+        self.key = target_hash(url) if url else (f"tag:{tag}" if tag else "console")
+        self.format = "markdown" if tag else body_format_for(url)
         self._stream = stream or (lambda: sys.stdout)
         self._apprise: apprise.Apprise | None = None
-        if url is not None:
+        if tag is not None:
+            config = apprise.AppriseConfig()
+            if not config.add(apprise_config or ""):
+                raise NotifyError("apprise could not read notify.apprise_config")
+            self._apprise = apprise.Apprise()
+            self._apprise.add(config)
+        elif url is not None:
             self._apprise = apprise.Apprise()
             if not self._apprise.add(url):
                 raise NotifyError("apprise rejected a channel URL (check the config)")
@@ -46,17 +78,26 @@ class Target:
         """How logs name this target: the scheme and host, never credentials."""
         if self._apprise is None:
             return "console"
+        if self.tag is not None:
+            return f"tag:{self.tag}"
         service = self._apprise[0]
         return str(service.url(privacy=True)).split("?", 1)[0]
 
-    async def send(self, title: str, body: str, timeout: float) -> None:
+    async def send(self, title: str, body: str, timeout: float,
+                   body_format: str | None = None) -> None:
         """Deliver once; NotifyError with a one-line reason if it did not arrive."""
         if self._apprise is None:
             stream = self._stream()
             stream.write(f"\n=== ALERT {title}\n{body}\n")
             stream.flush()
             return
-        result = await self._apprise.async_notify(body=body, title=title, timeout=timeout)
+        options: dict[str, object] = {}
+        if body_format:
+            options["body_format"] = body_format
+        if self.tag is not None:
+            options["tag"] = self.tag
+        result = await self._apprise.async_notify(body=body, title=title, timeout=timeout,
+                                                  **options)
         if not result:
             raise NotifyError(_reason(result))
 
@@ -81,9 +122,28 @@ class Channels:
             for name, channel in config.channels.items()
         }
         self._targets.setdefault(CONSOLE_CHANNEL, [Target(None, stream)])
+        # The alert path's targets (monitor/notify/targets.py): members, URLs, tags.
+        self.timezones: dict[str, str] = {}
+        for name, member in config.members.items():
+            self._targets[f"member:{name}"] = [Target(url, stream) for url in member.urls]
+            self.timezones[f"member:{name}"] = member.timezone
+        written = [target for route in config.routes for target in route.all_targets()]
+        written += [target for tier in config.escalation.tiers for target in tier.targets]
+        for target in written:
+            if "://" in target:
+                from monitor.notify.targets import url_channel
+
+                self._targets.setdefault(url_channel(target), [Target(target, stream)])
+            elif target.startswith("tag:"):
+                self._targets.setdefault(target, [Target(
+                    None, stream, tag=target[4:], apprise_config=config.notify.apprise_config)])
 
     def targets(self, channel: str) -> list[Target]:
         try:
             return self._targets[channel]
         except KeyError:
             raise NotifyError(f"no channel '{channel}' in the config") from None
+
+    def timezone(self, channel: str) -> str | None:
+        """A member's own time zone (deadlines in their alerts are shown in it)."""
+        return self.timezones.get(channel)

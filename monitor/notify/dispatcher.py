@@ -21,7 +21,10 @@ from monitor.config import Config
 from monitor.core.schedule import alert_retry_delay
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.channels import Channels, Target
-from monitor.notify.render import dead_letter_body
+from monitor.notify.render import AlertView, Rendered, dead_letter_body, render_batch, render_view
+from monitor.notify.storm import apply_rate_limit, split_batches
+from monitor.notify.targets import HELD_AFTER_HOURS
+from monitor.notify.views import load_views
 from monitor.store import Alert, PendingAlert, Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class Dispatcher:
                  clock: Callable[[], datetime], quick_wait: float = 0.5) -> None:
         self.store = store
         self.config = config.notify
+        self.full_config = config
         self.channels = channels
         self.clock = clock
         self.quick_wait = quick_wait
@@ -58,7 +62,17 @@ class Dispatcher:
         if not due:
             self.last_dispatch_at = now
             return total
-        outcomes = await asyncio.gather(*(self._send_alert(alert) for alert in due))
+        # Alert path (docs/alerting.md): per-channel rendering with ack links, held alerts
+        # sent as one message per channel, storm protection.
+        views = await asyncio.to_thread(load_views, self.store, self.full_config,
+                                        [alert.id for alert in due], now,
+                                        self.channels.timezones)
+        singles, batches = split_batches(due)
+        singles = await asyncio.to_thread(apply_rate_limit, self.store, self.config, singles,
+                                          now)
+        outcomes = await asyncio.gather(
+            *(self._send_alert(alert, views.get(alert.id)) for alert in singles),
+            *(self._send_batch(channel, alerts, views) for channel, alerts in batches.items()))
         for outcome in outcomes:
             total += outcome
         self.last_dispatch_at = self.clock()
@@ -74,12 +88,63 @@ class Dispatcher:
                 break
         return total
 
-    async def _send_alert(self, alert: PendingAlert) -> DispatchResult:
+    async def _send_batch(self, channel: str, alerts: list[PendingAlert],
+                          views: dict[int, AlertView]) -> DispatchResult:
+        """Several held alerts of one channel as one message; each alert keeps its own
+        Delivery rows, so a restart re-sends only to targets that did not take it."""
+        why = "held for business hours" if any(a.held == HELD_AFTER_HOURS for a in alerts) \
+            else "in a burst (rate limit)"
+        batch_views = [views[a.id] for a in alerts if a.id in views]
+        rendered = render_batch(channel, batch_views, why)
+        try:
+            targets = self.channels.targets(channel)
+        except NotifyError as error:
+            total = DispatchResult()
+            for alert in alerts:
+                total += await self._failed(alert, alert.attempts + 1, str(error))
+            return total
+        done_sets = [await asyncio.to_thread(self.store.delivered_targets, a.id)
+                     for a in alerts]
+        results: list[tuple[str, bool, str | None]] = []
+        errors: list[str] = []
+        for target in targets:
+            if all(target.key in done for done in done_sets):
+                continue
+            try:
+                await self._send_with_quick_retries(target, alerts[0], rendered)
+            except NotifyError as error:
+                results.append((target.key, False, str(error)))
+                errors.append(f"{target.label}: {error}")
+            else:
+                results.append((target.key, True, None))
+        now = self.clock()
+        total = DispatchResult()
+        for alert in alerts:
+            attempt = alert.attempts + 1
+            try:
+                await asyncio.to_thread(self.store.record_deliveries, alert.id, attempt, now,
+                                        results)
+                if not errors:
+                    await asyncio.to_thread(self.store.mark_sent, alert.id, attempt, now)
+                    total += DispatchResult(sent=1)
+                    continue
+            except StoreError as error:
+                log.error("alert_record_failed id=%s error=%s", alert.id, error)
+                total += DispatchResult(retrying=1)
+                continue
+            total += await self._failed(alert, attempt, "; ".join(errors))
+        if not errors:
+            log.info("alert_batch_sent channel=%s alerts=%s why=%s", channel, len(alerts), why)
+        return total
+
+    async def _send_alert(self, alert: PendingAlert,
+                          view: AlertView | None = None) -> DispatchResult:
         attempt = alert.attempts + 1
         try:
             targets = self.channels.targets(alert.channel)
         except NotifyError as error:
             return await self._failed(alert, attempt, str(error))
+        rendered = render_view(view) if view is not None else None
         done = await asyncio.to_thread(self.store.delivered_targets, alert.id)
         results: list[tuple[str, bool, str | None]] = []
         errors: list[str] = []
@@ -87,7 +152,7 @@ class Dispatcher:
             if target.key in done:
                 continue
             try:
-                await self._send_with_quick_retries(target, alert)
+                await self._send_with_quick_retries(target, alert, rendered)
             except NotifyError as error:
                 results.append((target.key, False, str(error)))
                 errors.append(f"{target.label}: {error}")
@@ -108,8 +173,16 @@ class Dispatcher:
             return DispatchResult(retrying=1)
         return await self._failed(alert, attempt, "; ".join(errors))
 
-    async def _send_with_quick_retries(self, target: Target, alert: PendingAlert) -> None:
+    async def _send_with_quick_retries(self, target: Target, alert: PendingAlert,
+                                       rendered: Rendered | None = None) -> None:
         timeout = self.config.send_timeout.total_seconds()
+        title, body, body_format = alert.title, alert.body, None
+        if rendered is not None:
+            if target.url is None and target.tag is None:  # the console
+                title, body = rendered.title, rendered.text
+            else:
+                title, body = rendered.title, rendered.body(target.format)
+                body_format = target.format
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.config.quick_retries),
             wait=wait_exponential(multiplier=self.quick_wait, max=5),
@@ -118,7 +191,7 @@ class Dispatcher:
         ):
             with attempt:
                 try:
-                    await asyncio.wait_for(target.send(alert.title, alert.body, timeout),
+                    await asyncio.wait_for(target.send(title, body, timeout, body_format),
                                            timeout + 5)
                 except TimeoutError as error:
                     raise NotifyError(f"no answer within {timeout:g}s") from error

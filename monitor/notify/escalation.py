@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from monitor.errors import MonitorError
+from monitor.notify.targets import AlertPlanner, Planned, planned_rows
 from monitor.store import Store
 from monitor.store.models import Alert, Mention
 
@@ -145,3 +146,68 @@ def unacknowledged(session: Session, now: datetime) -> Any:
         or_(col(Alert.status) == "sent", col(Alert.status) == "pending",
             col(Alert.status) == "dead"),
     ).order_by(col(Alert.escalate_at), col(Alert.id))
+
+
+def escalate_due(store: Store, planner: AlertPlanner, now: datetime, limit: int = 200) -> int:
+    """The sweep: every unacknowledged alert past its ``escalate_at`` is escalated once
+    (per mention or incident) to the next tier that has somebody to reach; returns how
+    many new alert rows were queued. One transaction per mention, so two processes or a
+    crash never double an escalation (idempotency keys are per mention and tier)."""
+    with store.session() as session:
+        due = list(session.scalars(unacknowledged(session, now).limit(limit)))
+    created = 0
+    done: set[tuple[str, int, int]] = set()
+    for alert in due:
+        subject = ("m", alert.mention_id) if alert.mention_id is not None else \
+            ("i", alert.incident_id) if alert.incident_id is not None else ("a", alert.id)
+        group = (subject[0], subject[1] or 0, alert.tier)
+        if group in done:
+            continue
+        done.add(group)
+        created += _escalate_one(store, planner, alert, subject, now)
+    return created
+
+
+def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
+                  subject: tuple[str, int | None], now: datetime) -> int:
+    tiers = len(planner.config.escalation.tiers)
+    tier, planned = alert.tier + 1, list[Planned]()
+    while tier <= tiers and not planned:
+        planned = planner.plan_tier(tier, now)
+        if not planned:
+            tier += 1
+    kind, subject_id = subject
+    with store.session() as session:
+        same = [col(Alert.tier) == alert.tier, col(Alert.acked_at).is_(None),
+                col(Alert.escalate_at).is_not(None), col(Alert.escalate_at) <= now]
+        if kind == "m":
+            same.append(col(Alert.mention_id) == subject_id)
+        elif kind == "i":
+            same.append(col(Alert.incident_id) == subject_id)
+        else:
+            same.append(col(Alert.id) == alert.id)
+        cleared = _count(session.execute(update(Alert).where(*same).values(escalate_at=None)))
+        if cleared == 0:
+            return 0  # another process took it, or it was acknowledged meanwhile
+        if not planned:
+            log.warning("escalation_exhausted alert=%s tier=%s", alert.id, alert.tier)
+            return 0
+        prefix = f"rm-{kind}{subject_id}-t{tier}"
+        rows = planned_rows(planned, prefix, now,
+                            lambda key: _escalation_body(alert, tier, key),
+                            mention_id=alert.mention_id, incident_id=alert.incident_id,
+                            purpose="escalation" if alert.mention_id is not None
+                            else alert.purpose, title=alert.title)
+        inserted = 0
+        for row in rows:
+            row["tier"] = tier
+            result = session.execute(store.insert_ignore(Alert).values(**row))
+            inserted += _count(result)
+    log.info("escalated alert=%s to_tier=%s new=%s", alert.id, tier, inserted)
+    return inserted
+
+
+def _escalation_body(alert: Alert, tier: int, key: str) -> str:
+    lines = [line for line in alert.body.splitlines() if not line.startswith("ref: ")]
+    return "\n".join([f"Escalated to tier {tier}: nobody acknowledged the alert sent to "
+                      f"{alert.recipient or alert.channel}.", *lines, f"ref: {key}"])

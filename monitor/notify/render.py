@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, StrictUndefined
+
 from monitor.core.classify import Verdict
 from spiders.items import MentionItem
 
@@ -44,3 +52,179 @@ def dead_letter_body(channel: str, idempotency_key: str, attempts: int, error: s
         f"An alert could not be delivered to channel '{channel}' after {attempts} attempts.\n"
         f"Last error: {error}\nAlert: {title}\nOriginal alert ref: {idempotency_key}"
     )
+
+
+# -- per-channel messages, rendered when an alert is sent (issue 6, docs/alerting.md) --
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
+
+
+def escape_markdown(text: str) -> str:
+    """Review text shown literally in chat markdown (no links, mentions or formatting
+    smuggled in by the reviewer)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """Everything a message about a mention says, read from the store at send time."""
+
+    key: str
+    title: str
+    kind: str
+    severity: str
+    brand: str
+    source: str
+    author: str | None = None
+    rating: str | None = None
+    heading: str | None = None
+    text: str = ""
+    reasons: tuple[str, ...] = ()
+    url: str | None = None
+    ack_url: str | None = None
+    alert_id: int = 0
+    sla_due: str | None = None
+    notes: tuple[str, ...] = ()
+    tier: int = 0
+    # For alerts not about one mention (incidents, health, reminders): the stored body.
+    plain: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    markdown: str
+    html: str
+    text: str
+
+    def body(self, body_format: str) -> str:
+        return {"html": self.html, "markdown": self.markdown}.get(body_format, self.text)
+
+
+def format_deadline(due: datetime, timezone: str | None) -> str:
+    """'Tue 24 Nov 14:00 CET (Europe/Oslo)': the SLA deadline in the reader's zone."""
+    zone_name = timezone or "UTC"
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, zone_name = ZoneInfo("UTC"), "UTC"
+    local = due.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()} ({zone_name})"
+
+
+_ENV = Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                   undefined=StrictUndefined)
+_ENV.filters["md"] = escape_markdown
+_HTML_ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                        undefined=StrictUndefined)
+
+_MARKDOWN = _ENV.from_string("""\
+{% if v.tier %}**Escalated (tier {{ v.tier }}): nobody acknowledged yet.**
+{% endif %}
+{% if v.plain is not none %}
+{{ v.plain | md }}
+{% else %}
+**{{ v.kind | capitalize }} ({{ v.severity }})** about {{ v.brand | md }} on {{ v.source | md }}\
+{% if v.author %} by {{ v.author | md }}{% endif %}{% if v.rating %}, rating {{ v.rating }}{% endif %}
+
+{% for note in v.notes %}_{{ note | md }}_
+{% endfor %}
+{% if v.heading %}**{{ v.heading | md }}**
+{% endif %}
+{% if v.text %}> {{ v.text | md | replace("\n", "\n> ") }}
+{% endif %}
+{% if v.reasons %}**Why:** {{ v.reasons | map("md") | join("; ") }}
+{% endif %}
+{% if v.sla_due %}**Reply publicly by:** {{ v.sla_due }}
+{% endif %}
+{% if v.url %}[Reply publicly]({{ v.url }})
+{% endif %}
+{% endif %}
+{% if v.ack_url %}[Acknowledge]({{ v.ack_url }})
+{% else %}Acknowledge: `review-monitor ack {{ v.alert_id }}`
+{% endif %}
+ref: {{ v.key }}""")
+
+_HTML = _HTML_ENV.from_string("""\
+{% if v.tier %}<p><strong>Escalated (tier {{ v.tier }}): nobody acknowledged yet.</strong></p>
+{% endif %}
+{% if v.plain is not none %}
+<p>{{ v.plain | replace("\n", "<br>\n" | safe) }}</p>
+{% else %}
+<p><strong>{{ v.kind | capitalize }} ({{ v.severity }})</strong> about {{ v.brand }} on \
+{{ v.source }}{% if v.author %} by {{ v.author }}{% endif %}\
+{% if v.rating %}, rating {{ v.rating }}{% endif %}</p>
+{% for note in v.notes %}<p><em>{{ note }}</em></p>
+{% endfor %}
+{% if v.heading %}<p><strong>{{ v.heading }}</strong></p>
+{% endif %}
+{% if v.text %}<blockquote>{{ v.text | replace("\n", "<br>\n" | safe) }}</blockquote>
+{% endif %}
+{% if v.reasons %}<p><strong>Why:</strong> {{ v.reasons | join("; ") }}</p>
+{% endif %}
+{% if v.sla_due %}<p><strong>Reply publicly by:</strong> {{ v.sla_due }}</p>
+{% endif %}
+{% if v.url %}<p><a href="{{ v.url }}">Reply publicly</a></p>
+{% endif %}
+{% endif %}
+{% if v.ack_url %}<p><a href="{{ v.ack_url }}">Acknowledge</a></p>
+{% else %}<p>Acknowledge: <code>review-monitor ack {{ v.alert_id }}</code></p>
+{% endif %}
+<p>ref: {{ v.key }}</p>""")
+
+_SMS_LIMIT = 320
+
+
+def render_view(view: AlertView) -> Rendered:
+    """The alert in each form: markdown for chat, HTML for e-mail, short text for SMS."""
+    title = view.title if not view.tier else f"[ESCALATED t{view.tier}] {view.title}"
+    markdown = _MARKDOWN.render(v=view).strip()
+    html = _HTML.render(v=view).strip()
+    ack = view.ack_url or f"review-monitor ack {view.alert_id}"
+    if view.plain is not None:
+        gist = view.plain.replace("\n", " ")
+    else:
+        gist = (f"{view.severity.upper()} {view.kind} {view.brand}/{view.source}: "
+                f"{(view.heading or view.text).replace(chr(10), ' ')}")
+    tail = (f" Due {view.sla_due}." if view.sla_due else "") + f" Ack: {ack} ref: {view.key}"
+    room = max(40, _SMS_LIMIT - len(tail))
+    if len(gist) > room:
+        gist = gist[: room - 1] + "…"
+    text = (f"ESCALATED t{view.tier}: " if view.tier else "") + gist + tail
+    return Rendered(title[:250], markdown, html, text)
+
+
+def render_batch(channel_label: str, views: list[AlertView], why: str) -> Rendered:
+    """One message for many alerts (after-hours batch, storm summary): counts and links."""
+    counts: dict[str, int] = {}
+    for view in views:
+        counts[view.severity] = counts.get(view.severity, 0) + 1
+    summary = ", ".join(f"{count} {severity}" for severity, count in
+                        sorted(counts.items(), key=lambda item: -item[1]))
+    title = f"{len(views)} alerts {why} ({summary})"
+    md_lines, html_lines, text_lines = [f"**{title}**", ""], [f"<p><strong>{escape(title)}"
+                                                              "</strong></p>", "<ul>"], [title]
+    for view in views:
+        headline = view.heading or view.text or view.plain or view.title
+        headline = headline.replace("\n", " ")
+        if len(headline) > 100:
+            headline = headline[:99] + "…"
+        ack = view.ack_url
+        md_lines.append(
+            f"- **{view.severity}** {escape_markdown(view.brand)} on "
+            f"{escape_markdown(view.source)}: {escape_markdown(headline)}"
+            + (f" · [reply]({view.url})" if view.url else "")
+            + (f" · [ack]({ack})" if ack else f" · ack: `review-monitor ack {view.alert_id}`"))
+        html_lines.append(
+            f"<li><strong>{escape(view.severity)}</strong> {escape(view.brand)} on "
+            f"{escape(view.source)}: {escape(headline)}"
+            + (f' · <a href="{escape(view.url)}">reply</a>' if view.url else "")
+            + (f' · <a href="{escape(ack)}">ack</a>' if ack else
+               f" · ack: <code>review-monitor ack {view.alert_id}</code>") + "</li>")
+        text_lines.append(f"- {view.severity} {view.brand}/{view.source}: {headline[:60]}")
+    html_lines.append("</ul>")
+    refs = [f"ref: {view.key}" for view in views]
+    return Rendered(title[:250], "\n".join([*md_lines, "", *refs]),
+                    "\n".join([*html_lines, *(f"<p>{r}</p>" for r in refs)]),
+                    "\n".join(text_lines[:6]) + (f"\n(+{len(views) - 5} more)"
+                                                 if len(views) > 5 else ""))

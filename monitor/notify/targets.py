@@ -20,9 +20,11 @@ escalate if nobody acknowledges.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config import CONSOLE_CHANNEL, Config, OnCallConfig
@@ -257,3 +259,19 @@ class AlertPlanner:
             planned.append(Planned(channel, target, f"escalation tier {tier}", recipient, now,
                                    None, escalate_at, tier))
         return planned
+
+
+def planned_rows(planned: Sequence[Planned], key_prefix: str, now: datetime,
+                 body: Callable[[str], str], **fields: Any) -> list[dict[str, Any]]:
+    """Outbox rows (for ``insert_ignore(Alert)``) for a plan; the idempotency key is
+    ``{key_prefix}-{channel}`` and ``body(key)`` gives the stored plain-text body."""
+    rows = []
+    for plan in planned:
+        key = f"{key_prefix}-{plan.channel}"
+        rows.append({
+            "channel": plan.channel, "idempotency_key": key, "status": "pending",
+            "attempts": 0, "next_attempt_at": plan.send_at or now, "created_at": now,
+            "recipient": plan.recipient, "tier": plan.tier, "escalate_at": plan.escalate_at,
+            "held": plan.held, "body": body(key), **fields,
+        })
+    return rows

@@ -41,6 +41,9 @@ class PendingAlert:
     attempts: int
     purpose: str
     mention_id: int | None
+    # Alert path (issue 6): why it waited (after_hours | rate_limit) and its escalation tier.
+    held: str | None = None
+    tier: int = 0
 
 
 class Store:
@@ -233,7 +236,7 @@ class Store:
                 select(Alert).where(col(Alert.id).in_(claimed)).order_by(col(Alert.id)))
             return [
                 PendingAlert(row.id or 0, row.channel, row.idempotency_key, row.title, row.body,
-                             row.attempts, row.purpose, row.mention_id)
+                             row.attempts, row.purpose, row.mention_id, row.held, row.tier)
                 for row in rows
             ]
 

@@ -1,0 +1,161 @@
+"""``review-monitor routes test``, ``review-monitor oncall`` and ``review-monitor ack``:
+the alert path from the command line (docs/alerting.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.core.classify import Kind, Severity
+
+
+def add_parser(sub: Any) -> None:
+    routes = sub.add_parser("routes", help="which channels and on-call member a sample "
+                                           "mention would reach")
+    routes_sub = routes.add_subparsers(dest="routes_command", required=True)
+    test = routes_sub.add_parser("test", help="route a sample mention")
+    test.add_argument("--config", "-c", type=Path, required=True)
+    test.add_argument("--brand", help="brand key from [brands] (default: the first)")
+    test.add_argument("--source", default="", help="source id")
+    test.add_argument("--kind", choices=[k.value for k in Kind], default="complaint")
+    test.add_argument("--severity", choices=[s.value for s in Severity], default="normal")
+    test.add_argument("--lang", default=None, help="language code, e.g. en")
+    test.add_argument("--incident", action="store_true", help="an incident alert")
+    test.add_argument("--text", default=None,
+                      help="classify this text (brand, kind, severity, language) instead")
+    test.add_argument("--at", default=None, help="when (ISO 8601; default now)")
+
+    oncall = sub.add_parser("oncall", help="who is on call now and next")
+    oncall.add_argument("--config", "-c", type=Path, required=True)
+    oncall.add_argument("--schedule", default=None, help="one [oncall.NAME] schedule")
+    oncall.add_argument("--at", default=None, help="when (ISO 8601; default now)")
+
+    ack = sub.add_parser("ack", help="acknowledge an alert (stops its escalation)")
+    ack.add_argument("alert_id", type=int)
+    ack.add_argument("--config", "-c", type=Path, required=True)
+    ack.add_argument("--by", default=None, help="who acknowledges (default: $USER)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.cli import _load
+
+    config = _load(args.config)
+    if args.command == "ack":
+        return _ack(config, args)
+    at = _when(getattr(args, "at", None))
+    from monitor.notify.targets import Targets
+
+    targets = Targets(config, args.config.parent, at)
+    if args.command == "oncall":
+        return _oncall(targets, args.schedule, at)
+    return _routes_test(config, targets, args, at)
+
+
+def _when(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"error: --at '{text}' is not an ISO 8601 date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _local(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _oncall(targets: Any, only: str | None, at: datetime) -> int:
+    names = [only] if only else list(targets.schedules)
+    if not names:
+        print("no [oncall] schedules in the config")
+        return 1
+    for name in names:
+        if name not in targets.schedules:
+            print(f"error: no schedule '{name}' in [oncall]", file=sys.stderr)
+            return 2
+        schedule = targets.schedules[name]
+        zone = schedule.timezone
+        now = targets.who(name, at)
+        nxt = targets.next(name, at)
+        print(f"{name} ({zone}):")
+        if now is None:
+            print("  now:  nobody on call" + (" (outside the schedule's hours)"
+                                             if schedule.hours is not None else ""))
+        else:
+            print(f"  now:  {now.member} ({now.why}) until {_local(now.end, zone)}")
+        if nxt is None:
+            print("  next: nobody within a year")
+        else:
+            print(f"  next: {nxt.member} from {_local(nxt.start, zone)} "
+                  f"until {_local(nxt.end, zone)}")
+    return 0
+
+
+def _routes_test(config: Any, targets: Any, args: argparse.Namespace, at: datetime) -> int:
+    from monitor.core.routing import Sample, match_brand
+    from monitor.notify.targets import AlertPlanner
+
+    brand = args.brand or next(iter(config.brands), None)
+    kind, severity, language = Kind(args.kind), Severity(args.severity), args.lang
+    if args.text is not None:
+        from monitor.app import make_classifiers
+        from monitor.core.classify import Document
+
+        keywords = [(key, tuple(b.keywords)) for key, b in config.brands.items()]
+        source_brand = next((s.brand for s in config.sources if s.id == args.source), None)
+        brand = args.brand or match_brand(args.text, source_brand, keywords)
+        classifiers = make_classifiers(config)
+        verdict = (classifiers.get(brand) or classifiers[None]).classify(
+            Document(text=args.text, language=args.lang))
+        kind, severity = verdict.kind, verdict.severity
+        language = verdict.language or args.lang
+        print(f"classified: brand={brand} kind={kind.value} severity={severity.value} "
+              f"language={language} ({'; '.join(verdict.reasons) or 'no reasons'})")
+    if brand is not None and brand not in config.brands:
+        print(f"error: no brand '{brand}' in [brands]", file=sys.stderr)
+        return 2
+    sample = Sample(brand, args.source, kind, severity, language, args.incident)
+    planned = AlertPlanner(config, targets).plan(sample, at)
+    open_now = targets.hours.is_open(at)
+    print(f"at {_local(at, config.hours.timezone)}: support hours "
+          f"{'open' if open_now else 'closed'} ({targets.hours.describe()})")
+    if not planned:
+        print("no route matches: stored, nobody alerted")
+        return 0
+    for plan in planned:
+        who = f" -> {plan.recipient} (on call)" if plan.target.startswith("oncall:") else \
+            (f" -> {plan.recipient}" if plan.recipient else "")
+        when = "now" if plan.send_at is None or plan.send_at <= at else \
+            f"held until {_local(plan.send_at, config.hours.timezone)}"
+        escalate = f", escalates at {_local(plan.escalate_at, config.hours.timezone)} " \
+                   "unless acknowledged" if plan.escalate_at else ""
+        shown = plan.channel if "://" not in plan.target else f"{plan.channel} (URL)"
+        print(f"  {shown}{who} [{plan.rule}]: {when}{escalate}")
+    return 0
+
+
+def _ack(config: Any, args: argparse.Namespace) -> int:
+    import getpass
+
+    from monitor.notify.escalation import acknowledge_alert
+    from monitor.store import Store
+
+    by = args.by or getpass.getuser()
+    store = Store(config.store.url)
+    try:
+        result = acknowledge_alert(store, args.alert_id, by, datetime.now(UTC))
+    finally:
+        store.close()
+    if result.already:
+        print(f"alert {args.alert_id} was already acknowledged by {result.acked_by}")
+    else:
+        print(f"acknowledged alert {args.alert_id} as {by}: {result.alerts_acked} alert(s), "
+              f"{result.escalations_cancelled} queued escalation(s) cancelled"
+              + (f"; mention status {result.status}" if result.status else ""))
+    return 0
