@@ -269,6 +269,8 @@ def planned_rows(planned: Sequence[Planned], key_prefix: str, now: datetime,
     for plan in planned:
         key = f"{key_prefix}-{plan.channel}"
         rows.append({
+            # Every row names both, so mention and incident rows share one executemany.
+            "mention_id": None, "incident_id": None,
             "channel": plan.channel, "idempotency_key": key, "status": "pending",
             "attempts": 0, "next_attempt_at": plan.send_at or now, "created_at": now,
             "recipient": plan.recipient, "tier": plan.tier, "escalate_at": plan.escalate_at,
