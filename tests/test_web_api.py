@@ -818,3 +818,27 @@ def test_a_port_in_use_is_one_readable_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: web: cannot listen on 127.0.0.1:"), result.stderr
+
+
+def test_ack_links_are_served_by_the_web_app(web: Web) -> None:
+    """The alert path's /ack/{token} pages (monitor/web/ack.py) are mounted in the app,
+    with the app's security headers, and acknowledge what the inbox shows."""
+    pytest.importorskip("monitor.web.ack")
+    from monitor.notify.acklink import sign
+
+    [mention_id] = web.ingest(complaint("ack1"))
+    with web.store.session() as session:
+        alert_id = session.scalar(select(col(Alert.id)).where(col(Alert.mention_id) == mention_id))
+    assert alert_id is not None
+    token = sign(web.config.web.secret, alert_id, NOW + timedelta(days=1))  # type: ignore[union-attr]
+    anonymous = TestClient(web.web)
+    page = anonymous.get(f"/ack/{token}")
+    assert page.status_code == 200 and "Acknowledge this alert?" in page.text
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
+    done = anonymous.post(f"/ack/{token}", data={"by": "Maria"})
+    assert done.status_code == 200 and "Acknowledged" in done.text
+    found = mention(web, mention_id)
+    assert (found.status, found.acknowledged_by) == ("acknowledged", "Maria")
+    assert "Acknowledged" in client(web).get(f"/mentions/{mention_id}").text
+    assert anonymous.get(f"/ack/{token[:-2]}xx").status_code == 403

@@ -29,7 +29,7 @@ from monitor.core.triage import countdown, next_status
 from monitor.errors import ConfigError, MonitorError
 from monitor.store import Store
 from monitor.web.ops import LoopStatus
-from monitor.web.security import SECURITY_HEADERS, LoginLimiter, safe_href
+from monitor.web.security import ACK_CSP, SECURITY_HEADERS, LoginLimiter, safe_href
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,10 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
     async def security_headers(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
+        if request.url.path.startswith("/ack/"):
+            # The alert path's ack pages (web/ack.py) style themselves inline; scripts
+            # stay forbidden there as everywhere.
+            response.headers.setdefault("Content-Security-Policy", ACK_CSP)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):

@@ -36,6 +36,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 
+# The acknowledgement pages carry their own small inline stylesheet.
+ACK_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
