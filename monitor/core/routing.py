@@ -29,7 +29,8 @@ class Rule:
                 language: str | None = None, incident: bool = False) -> bool:
         if self.brands and brand not in self.brands:
             return False
-        if self.sources and source_id not in self.sources and not incident:
+        # An incident spans sources: a rule about particular sources is not about it.
+        if self.sources and (incident or source_id not in self.sources):
             return False
         if self.languages and (language or "").split("-")[0].lower() not in self.languages:
             return False

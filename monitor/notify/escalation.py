@@ -201,8 +201,10 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
         inserted = 0
         for row in rows:
             row["tier"] = tier
-            result = session.execute(store.insert_ignore(Alert).values(**row))
-            inserted += _count(result)
+            table = Alert.__table__.c  # type: ignore[attr-defined]
+            result = session.execute(
+                store.insert_ignore(Alert).values(**row).returning(table.id))
+            inserted += len(result.all())
     log.info("escalated alert=%s to_tier=%s new=%s", alert.id, tier, inserted)
     return inserted
 

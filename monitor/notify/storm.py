@@ -58,11 +58,12 @@ def apply_rate_limit(store: Store, config: NotifyConfig, alerts: Sequence[Pendin
     if not channels:
         return list(alerts)
     with store.session() as session:
-        recent = dict(session.execute(
+        rows = session.execute(
             select(col(Alert.channel), func.count())
             .where(col(Alert.channel).in_(channels), col(Alert.status) == "sent",
                    col(Alert.sent_at) >= since)
-            .group_by(col(Alert.channel))).tuples())
+            .group_by(col(Alert.channel))).all()
+        recent = {str(channel): int(count) for channel, count in rows}
     allowed = {channel: max(0, config.rate_limit - int(recent.get(channel, 0)))
                for channel in channels}
     send: list[PendingAlert] = []

@@ -1,0 +1,403 @@
+"""The alert path end to end with a simulated clock and real deliveries: local apprise
+json:// receivers and a local SMTP server (aiosmtpd, apprise mailto://), on SQLite and
+PostgreSQL. Routing tables, after-hours batching, escalation stopped by an ack-link click,
+rate-limit coalescing, per-channel formats, and exactly-once across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpserver import Receiver
+from sqlalchemy import select
+
+from monitor.app import App, make_app
+from monitor.config import parse_config
+from monitor.core.classify import Kind, Severity
+from monitor.core.routing import Rule, Sample, route_sample
+from monitor.notify.acklink import AckLinkError, sign, verify
+from monitor.notify.escalation import escalate_due
+from monitor.notify.render import AlertView, escape_markdown, render_view
+from monitor.notify.targets import AlertPlanner, Targets
+from monitor.store import Alert, Delivery, Mention
+from monitor.web.ack import make_ack_router
+from spiders.items import MentionItem
+
+# Tuesday 24 November 2026, 23:00 in Oslo (CET): after hours.
+NIGHT = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+# Wednesday 09:00 Oslo: the team is back.
+MORNING = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+DAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+SECRET = "test-secret-0123456789abcdef"
+
+
+# -- the routing table (pure) -------------------------------------------------------
+
+RULES = [
+    Rule(("pager",), severities=frozenset({Severity.CRITICAL}), name="critical"),
+    Rule(("nordic",), languages=frozenset({"nb", "sv"}), name="nordic"),
+    Rule(("incidents",), incident=True, kinds=frozenset({Kind.COMPLAINT}), name="incidents"),
+    Rule(("app-team",), sources=frozenset({"appstore"}), min_severity=Severity.HIGH,
+         name="app"),
+    Rule(("team",), brands=frozenset({"acme"}), incident=False, name="acme"),
+]
+
+
+@pytest.mark.parametrize(("sample", "first_only", "expected"), [
+    (Sample("acme", "tp", Kind.COMPLAINT, Severity.CRITICAL), False, ["pager", "team"]),
+    (Sample("acme", "tp", Kind.COMPLAINT, Severity.CRITICAL), True, ["pager"]),
+    (Sample("acme", "tp", Kind.COMPLAINT, Severity.NORMAL, "nb-NO"), False, ["nordic", "team"]),
+    (Sample("acme", "tp", Kind.COMPLAINT, Severity.NORMAL, "en"), False, ["team"]),
+    (Sample("acme", "", Kind.COMPLAINT, Severity.HIGH, None, True), False, ["incidents"]),
+    (Sample("acme", "appstore", Kind.COMPLAINT, Severity.HIGH), False, ["app-team", "team"]),
+    (Sample("acme", "appstore", Kind.COMPLAINT, Severity.NORMAL), False, ["team"]),
+    (Sample("other", "appstore", Kind.QUESTION, Severity.LOW), False, []),  # below normal
+    (Sample("acme", "tp", Kind.PRAISE, Severity.NORMAL), False, []),
+    (Sample(None, "tp", Kind.COMPLAINT, Severity.CRITICAL), False, []),  # no brand: stored
+])
+def test_routing_table(sample: Sample, first_only: bool, expected: list[str]) -> None:
+    assert [target for target, _ in route_sample(RULES, ["default"], sample, first_only)] \
+        == expected
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def config_for(store_url: str, receivers: dict[str, Receiver], **extra: Any) -> Any:
+    raw: dict[str, Any] = {
+        "store": {"url": store_url},
+        "hours": {"timezone": "Europe/Oslo", "weekly": "mon-fri 09:00-17:00"},
+        "notify": {"after_hours": "batch", "page_oncall": "rota", "backoff_initial": "1s",
+                   "quick_retries": 1},
+        "web": {"base_url": "http://testserver", "secret": SECRET},
+        "brands": {"acme": {"name": "Acme", "keywords": ["acme"]}},
+        "sources": [{"id": "tp", "spider": "trustpilot",
+                     "url": "https://www.trustpilot.com/review/acme.com", "brand": "acme"}],
+        "channels": {"team": {"urls": [receivers["team"].apprise_url]}},
+        "members": {
+            "ada": {"urls": [receivers["ada"].apprise_url], "timezone": "Europe/Oslo"},
+            "bo": {"urls": [receivers["bo"].apprise_url], "timezone": "America/New_York"},
+        },
+        "oncall": {"rota": {"timezone": "Europe/Oslo", "members": ["ada", "bo"]}},
+        "escalation": {"min_severity": "normal",
+                       "tiers": [{"after": "15m", "targets": ["member:bo"]},
+                                 {"after": "30m", "targets": ["team"]}]},
+        "routes": [{"name": "high to on-call", "severities": ["high", "critical"],
+                    "targets": ["oncall:rota"]},
+                   {"name": "team", "targets": ["team"], "kinds": ["complaint", "question"]}],
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return parse_config(raw, Path("/tmp/test.toml"))
+
+
+@pytest.fixture
+def receivers() -> Iterator[dict[str, Receiver]]:
+    started = {name: Receiver().start() for name in ("team", "ada", "bo")}
+    yield started
+    for receiver in started.values():
+        receiver.stop()
+
+
+def question(n: int, **fields: Any) -> MentionItem:
+    values: dict[str, Any] = {"title": None, "body": f"Does Acme deliver to postcode {n}?",
+                              "author": f"asker{n}", "url": f"https://example.com/q/{n}",
+                              "published": NIGHT - timedelta(minutes=5)}
+    values.update(fields)
+    return MentionItem(source_id="tp", external_id=f"q{n}", **values)
+
+
+def complaint(n: int, **fields: Any) -> MentionItem:
+    values: dict[str, Any] = {
+        "title": "Never again", "rating": 1.0, "author": "Jane <script>",
+        "body": "Acme never delivered my order. I want a refund. <b>*now*</b> [x](http://evil)",
+        "url": f"https://example.com/r/{n}", "published": NIGHT - timedelta(minutes=5)}
+    values.update(fields)
+    return MentionItem(source_id="tp", external_id=f"r{n}", **values)
+
+
+def refs(receiver: Receiver) -> list[str]:
+    return sorted(line.removeprefix("ref: ") for message in receiver.messages
+                  for line in message["message"].splitlines() if line.startswith("ref: "))
+
+
+def dispatch(app: App) -> Any:
+    return asyncio.run(app.dispatcher.drain())
+
+
+# -- after hours -------------------------------------------------------------------------
+
+
+def test_after_hours_batching_and_critical_paging(store_url: str,
+                                                  receivers: dict[str, Receiver]) -> None:
+    clock = [NIGHT]
+    app = make_app(config_for(store_url, receivers), clock=lambda: clock[0])
+    app.ingestor.ingest([question(n) for n in range(3)], NIGHT)
+    assert dispatch(app).sent == 0  # normal questions wait for business hours
+    clock[0] = MORNING - timedelta(minutes=1)
+    assert dispatch(app).sent == 0
+    clock[0] = MORNING
+    assert dispatch(app).sent == 3
+    assert len(receivers["team"].messages) == 1  # one message for the three
+    message = receivers["team"].messages[0]
+    assert message["title"].startswith("3 alerts held for business hours")
+    assert len(refs(receivers["team"])) == 3
+    assert message["message"].count("[ack](http://testserver/ack/") == 3
+    # A high complaint at night waits too; a critical one pages whoever is on call at
+    # once (Ada's week), and its team-channel copy is not held either.
+    clock[0] = NIGHT + timedelta(days=1)
+    app.ingestor.ingest([complaint(1)], clock[0])
+    assert dispatch(app).sent == 0
+    app.ingestor.ingest([complaint(2, body="My Acme charger caught fire. Dangerous!")],
+                        clock[0])
+    assert dispatch(app).sent == 2
+    assert len(receivers["ada"].messages) == 1 and len(receivers["bo"].messages) == 0
+    assert "caught fire" in receivers["ada"].messages[0]["message"]
+    assert len(receivers["team"].messages) == 2
+    app.store.close()
+
+
+def test_planner_pages_on_call_after_hours_and_falls_back(tmp_path: Path,
+                                                          receivers: dict[str, Receiver]
+                                                          ) -> None:
+    config = config_for(f"sqlite:///{tmp_path / 's.db'}", receivers,
+                        oncall={"rota": {"timezone": "Europe/Oslo", "members": ["ada", "bo"],
+                                         "hours": {"timezone": "Europe/Oslo",
+                                                   "weekly": "mon-fri 08:00-20:00"}}})
+    planner = AlertPlanner(config, Targets(config, now=NIGHT))
+    critical = Sample("acme", "tp", Kind.COMPLAINT, Severity.CRITICAL)
+    normal = Sample("acme", "tp", Kind.COMPLAINT, Severity.NORMAL)
+    daytime = planner.plan(critical, DAY)
+    assert [(p.channel, p.recipient, p.held) for p in daytime] == [
+        ("member:ada", "ada", None), ("team", None, None)]
+    assert daytime[0].escalate_at == DAY + timedelta(minutes=15)
+    # At night the rota (08:00-20:00) has nobody: the team channel still gets it now.
+    night = planner.plan(critical, NIGHT)
+    assert [(p.channel, p.send_at) for p in night] == [("team", NIGHT)]
+    held = planner.plan(normal, NIGHT)
+    assert [(p.channel, p.held, p.send_at) for p in held] == [
+        ("team", "after_hours", MORNING)]
+    assert held[0].escalate_at == MORNING + timedelta(minutes=15)
+
+
+# -- acknowledgement and escalation --------------------------------------------------------
+
+
+def ack_link(message: dict[str, Any]) -> str:
+    match = re.search(r"\[Acknowledge\]\((http://testserver/ack/[^)]+)\)", message["message"])
+    assert match, message["message"]
+    return match.group(1)
+
+
+def test_escalation_chain_stopped_by_ack_link_click(store_url: str,
+                                                   receivers: dict[str, Receiver]) -> None:
+    clock = [DAY]
+    app = make_app(config_for(store_url, receivers), clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    assert len(receivers["ada"].messages) == 1  # tier 0: on call
+    assert len(receivers["team"].messages) == 1
+    planner = app.ingestor.planner
+    clock[0] = DAY + timedelta(minutes=14)
+    assert escalate_due(app.store, planner, clock[0]) == 0
+    clock[0] = DAY + timedelta(minutes=15)
+    assert escalate_due(app.store, planner, clock[0]) == 1  # once per mention, not per row
+    assert escalate_due(app.store, planner, clock[0]) == 0
+    dispatch(app)
+    assert len(receivers["bo"].messages) == 1  # tier 1: the backup
+    escalated = receivers["bo"].messages[0]
+    assert escalated["title"].startswith("[ESCALATED t1]")
+    # Bo is in New York: no SLA yet, but the deadline would be shown in his zone.
+    web = FastAPI()
+    web.include_router(make_ack_router(app.store, app.config, lambda: clock[0]))
+    client = TestClient(web)
+    link = ack_link(escalated).removeprefix("http://testserver")
+    page = client.get(link)
+    assert page.status_code == 200 and "Acknowledge this alert?" in page.text
+    with app.store.session() as session:
+        assert all(a.acked_at is None for a in session.scalars(select(Alert)))
+    clock[0] = DAY + timedelta(minutes=20)
+    done = client.post(link, data={"by": "Bo"})
+    assert done.status_code == 200 and "escalation stopped" in done.text
+    again = client.post(link, data={"by": "Eve"})
+    assert "Already acknowledged" in again.text and "Bo" in again.text
+    # Past tier 2's time: nothing more is sent, the lead channel hears nothing new.
+    clock[0] = DAY + timedelta(hours=2)
+    assert escalate_due(app.store, planner, clock[0]) == 0
+    dispatch(app)
+    assert len(receivers["team"].messages) == 1
+    with app.store.session() as session:
+        mention = session.scalars(select(Mention)).one()
+    assert (mention.status, mention.acknowledged_by) == ("acknowledged", "Bo")
+    # Forged and expired links get a page, not a traceback.
+    forged = client.get(link[:-3] + "AAA")
+    assert forged.status_code == 403 and "not genuine" in forged.text
+    old = sign(SECRET, 1, DAY - timedelta(minutes=1))
+    expired = client.post(f"/ack/{old}", data={"by": "x"})
+    assert expired.status_code == 410 and "expired" in expired.text
+    assert client.get("/ack/garbage").status_code == 403
+    app.store.close()
+
+
+def test_unacknowledged_escalates_through_every_tier(store_url: str,
+                                                    receivers: dict[str, Receiver]) -> None:
+    clock = [DAY]
+    app = make_app(config_for(store_url, receivers), clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    for minutes in (15, 45):
+        clock[0] = DAY + timedelta(minutes=minutes)
+        assert app.ingestor.planner is not None
+        assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+        dispatch(app)
+    clock[0] = DAY + timedelta(hours=5)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0  # no tier 3
+    assert len(receivers["bo"].messages) == 1
+    assert [m["title"][:15] for m in receivers["team"].messages] == [
+        "[high complaint", "[ESCALATED t2] "]
+    app.store.close()
+
+
+def test_ack_tokens() -> None:
+    token = sign(SECRET, 42, DAY + timedelta(days=7))
+    assert verify(SECRET, token, DAY).alert_id == 42
+    with pytest.raises(AckLinkError, match="not genuine"):
+        verify("another-secret-0123456789", token, DAY)
+    with pytest.raises(AckLinkError, match="not genuine"):
+        verify(SECRET, token.replace("42.", "43.", 1), DAY)
+    with pytest.raises(AckLinkError, match="expired"):
+        verify(SECRET, token, DAY + timedelta(days=7))
+
+
+# -- storm protection ----------------------------------------------------------------------
+
+
+def test_rate_limit_coalesces_a_burst(store_url: str, receivers: dict[str, Receiver]) -> None:
+    clock = [DAY]
+    config = config_for(store_url, receivers,
+                        notify={"rate_limit": 2, "rate_window": "10m", "after_hours": "batch",
+                                "page_oncall": "rota"})
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([question(n, published=DAY) for n in range(6)], DAY)
+    assert dispatch(app).sent == 2
+    assert len(receivers["team"].messages) == 2
+    clock[0] = DAY + timedelta(minutes=9)
+    assert dispatch(app).sent == 0
+    clock[0] = DAY + timedelta(minutes=10)
+    assert dispatch(app).sent == 4
+    assert len(receivers["team"].messages) == 3
+    summary = receivers["team"].messages[2]
+    assert summary["title"].startswith("4 alerts in a burst (rate limit) (4 normal)")
+    assert len(refs(receivers["team"])) == 6  # every alert's ref arrived, each once
+    app.store.close()
+
+
+# -- exactly once ----------------------------------------------------------------------------
+
+
+def test_alert_delivered_exactly_once_across_a_restart(store_url: str,
+                                                       receivers: dict[str, Receiver]) -> None:
+    clock = [DAY]
+    config = config_for(store_url, receivers)
+    first = make_app(config, clock=lambda: clock[0])
+    first.ingestor.ingest([complaint(1), question(2, published=DAY)], DAY)
+    receivers["team"].failures_left = 1  # the team channel is down for the first try
+    dispatch(first)
+    first.store.close()
+    # A new process on the same store (the old one died): sends what is left, only that.
+    clock[0] = DAY + timedelta(minutes=1)
+    second = make_app(config, clock=lambda: clock[0], migrate=False)
+    dispatch(second)
+    dispatch(second)
+    assert len(receivers["ada"].messages) == 1
+    assert refs(receivers["team"]) == sorted(set(refs(receivers["team"])))
+    assert len(refs(receivers["team"])) == 2
+    with second.store.session() as session:
+        statuses = {a.idempotency_key: a.status for a in session.scalars(select(Alert))}
+        oks = [d for d in session.scalars(select(Delivery)) if d.ok]
+    assert set(statuses.values()) == {"sent"} and len(oks) == 3
+    second.store.close()
+
+
+# -- message content per channel ---------------------------------------------------------------
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, _Mailbox]]:
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, mailbox
+    controller.stop()
+
+
+def test_email_gets_html_with_escaped_review_and_deadline(
+        store_url: str, receivers: dict[str, Receiver], smtp: tuple[int, _Mailbox]) -> None:
+    port, mailbox = smtp
+    clock = [DAY]
+    mail = f"mailto://127.0.0.1:{port}?to=bo@example.com&from=rm@example.com"
+    config = config_for(store_url, receivers, members={
+        "ada": {"urls": [receivers["ada"].apprise_url], "timezone": "Europe/Oslo"},
+        "bo": {"urls": [mail], "timezone": "America/New_York"}},
+        routes=[{"targets": ["member:bo", "member:ada"]}])
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    with app.store.session() as session:
+        mention = session.scalars(select(Mention)).one()
+        mention.sla_due_at = DAY + timedelta(hours=1)
+    dispatch(app)
+    assert len(mailbox.messages) == 1
+    html_part = mailbox.messages[0].get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert "&lt;b&gt;*now*&lt;/b&gt;" in html and "<b>*now*</b>" not in html
+    assert "Jane &lt;script&gt;" in html
+    assert "Reply publicly by:</strong> Tue 24 Nov 06:00 EST (America/New_York)" in html
+    assert '<a href="http://testserver/ack/' in html
+    chat = receivers["ada"].messages[0]["message"]
+    assert r"\<b\>\*now\*\</b\> \[x\]\(http://evil\)" in chat  # markdown escaped
+    assert "Tue 24 Nov 12:00 CET (Europe/Oslo)" in chat
+    assert "[Reply publicly](https://example.com/r/1)" in chat
+    app.store.close()
+
+
+def test_sms_text_is_short() -> None:
+    view = AlertView(key="rm-m1-member:ada", title="[high complaint] Acme on tp: x",
+                     kind="complaint", severity="high", brand="Acme", source="tp",
+                     text="word " * 200, ack_url="https://rm.example/ack/1.2.abc", alert_id=1,
+                     sla_due="Tue 24 Nov 12:00 CET (Europe/Oslo)")
+    rendered = render_view(view)
+    assert len(rendered.text) <= 320
+    assert rendered.text.endswith("Ack: https://rm.example/ack/1.2.abc ref: rm-m1-member:ada")
+    assert "Due Tue 24 Nov 12:00 CET" in rendered.text
+    assert escape_markdown("*a* [b](c) <d>") == r"\*a\* \[b\]\(c\) \<d\>"
