@@ -401,3 +401,102 @@ def test_sms_text_is_short() -> None:
     assert rendered.text.endswith("Ack: https://rm.example/ack/1.2.abc ref: rm-m1-member:ada")
     assert "Due Tue 24 Nov 12:00 CET" in rendered.text
     assert escape_markdown("*a* [b](c) <d>") == r"\*a\* \[b\]\(c\) \<d\>"
+
+
+# -- apprise config tags and the commands -------------------------------------------------------
+
+
+def test_tags_from_an_apprise_config_file_and_the_commands(
+        tmp_path: Path, receivers: dict[str, Receiver], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main
+
+    (tmp_path / "apprise.yml").write_text(
+        f"urls:\n  - {receivers['team'].apprise_url}:\n    - tag: ops\n", encoding="utf-8")
+    config_path = tmp_path / "monitor.toml"
+    config_path.write_text(f"""
+[store]
+url = "sqlite:///{tmp_path / 'store.db'}"
+[hours]
+timezone = "Europe/Oslo"
+weekly = "mon-fri 09:00-17:00"
+[notify]
+after_hours = "batch"
+apprise_config = "apprise.yml"
+[brands.acme]
+keywords = ["acme"]
+[members.ada]
+urls = ["{receivers['ada'].apprise_url}"]
+timezone = "Europe/Oslo"
+[members.bo]
+urls = ["{receivers['bo'].apprise_url}"]
+[oncall.rota]
+timezone = "Europe/Oslo"
+members = ["ada", "bo"]
+rotation = "daily"
+handoff = "08:00"
+[[routes]]
+name = "critical"
+severities = ["critical"]
+targets = ["oncall:rota", "tag:ops"]
+[[routes]]
+name = "nordic"
+languages = ["nb"]
+targets = ["member:bo"]
+""", encoding="utf-8")
+    assert main(["routes", "test", "-c", str(config_path), "--severity", "critical",
+                 "--at", "2026-11-24T22:00:00+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "support hours closed" in out
+    assert "member:bo -> bo (on call) [critical]: now" in out  # 24 Nov is Bo's day
+    assert "tag:ops [critical]: now" in out
+    assert main(["routes", "test", "-c", str(config_path), "--severity", "normal",
+                 "--lang", "nb", "--at", "2026-11-24T22:00:00+00:00"]) == 0
+    assert "held until Wed 2026-11-25 09:00 CET" in capsys.readouterr().out
+    assert main(["routes", "test", "-c", str(config_path), "--at", "2026-11-24T10:00:00Z",
+                 "--text", "Acme charger caught fire, dangerous"]) == 0
+    out = capsys.readouterr().out
+    assert "severity=critical" in out and "tag:ops" in out
+    assert main(["oncall", "-c", str(config_path), "--at", "2026-11-24T22:00:00+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "now:  bo (rotation) until Wed 2026-11-25 08:00 CET" in out
+    assert "next: ada from Wed 2026-11-25 08:00 CET" in out
+    # Real deliveries through the tag, then `review-monitor ack`.
+    from monitor.config import load_config
+
+    config = load_config(config_path)
+    clock = [NIGHT]
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(7, body="My Acme charger caught fire. Dangerous!")], NIGHT)
+    dispatch(app)
+    assert len(receivers["team"].messages) == 1 and len(receivers["bo"].messages) == 1
+    with app.store.session() as session:
+        alert_id = session.scalars(select(Alert)).first().id  # type: ignore[union-attr]
+    app.store.close()
+    assert main(["ack", str(alert_id), "-c", str(config_path), "--by", "bo"]) == 0
+    assert "acknowledged alert" in capsys.readouterr().out
+    assert main(["ack", str(alert_id), "-c", str(config_path), "--by", "ada"]) == 0
+    assert "already acknowledged by bo" in capsys.readouterr().out
+    assert main(["ack", "999", "-c", str(config_path)]) == 1
+    assert "no alert 999" in capsys.readouterr().err
+
+
+def test_check_config_names_bad_alerting_values(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text("""
+[notify]
+page_oncall = "nights"
+[members.ada]
+urls = ["nonsense://x"]
+[[routes]]
+targets = ["oncall:rota", "member:zed", "tag:ops"]
+""", encoding="utf-8")
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "routes[0].targets: no schedule 'rota' in [oncall]" in err
+    assert "routes[0].targets: no member 'zed' in [members]" in err
+    assert "routes[0].targets: 'tag:ops' needs notify.apprise_config" in err
+    assert "notify.page_oncall: no schedule 'nights' in [oncall]" in err

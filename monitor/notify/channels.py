@@ -24,6 +24,25 @@ def validate_channel_urls(config: Config, path: str) -> None:
                     f"{path}: channels.{name}.urls[{index}]: apprise does not understand a "
                     f"'{scheme}://' URL"
                 )
+    # The alert path's own URLs: members' channels and URLs written in routes/escalation.
+    for name, member in config.members.items():
+        for index, url in enumerate(member.urls):
+            if apprise.Apprise.instantiate(url) is None:
+                problems.append(f"{path}: members.{name}.urls[{index}]: apprise does not "
+                                "understand this URL")
+    written = [(f"routes[{i}].targets", t) for i, route in enumerate(config.routes)
+               for t in route.all_targets()]
+    written += [(f"escalation.tiers[{i}].targets", t)
+                for i, tier in enumerate(config.escalation.tiers) for t in tier.targets]
+    for key, target in written:
+        if "://" in target and apprise.Apprise.instantiate(target) is None:
+            problems.append(f"{path}: {key}: apprise does not understand a URL there")
+    if config.notify.apprise_config:
+        apprise_config = apprise.AppriseConfig()
+        if not apprise_config.add(config.notify.apprise_config) or \
+                not apprise_config.services():
+            problems.append(f"{path}: notify.apprise_config: no readable apprise "
+                            f"configuration at {config.notify.apprise_config}")
     if problems:
         raise ConfigError(problems)
 
