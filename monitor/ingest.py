@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,10 @@ from spiders.items import MentionItem, to_utc
 log = logging.getLogger(__name__)
 
 _MAX_TEXT = 20_000
+
+
+# Spiders that read any site: their threads are per host, not per spider.
+_GENERIC_SPIDERS = frozenset({"feed", "jsonld"})
 
 
 @dataclass
@@ -104,6 +109,13 @@ class Ingestor:
         self.store = store
         self.classifiers = classifiers
         self.spiders = {source.id: source.spider for source in config.sources}
+        # The "site" of a customer's thread: the spider for a review site or network; for
+        # the generic readers (any feed, any page) the host they read, so that "admin" on
+        # two unrelated blogs is not one customer.
+        self.thread_sites = {
+            source.id: (f"{source.spider}@{urlsplit(source.url or '').hostname or source.id}"
+                        if source.spider in _GENERIC_SPIDERS else source.spider)
+            for source in config.sources}
         self.source_brands = {source.id: source.brand for source in config.sources}
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
         self.keywords = [(key, tuple(brand.keywords)) for key, brand in config.brands.items()]
@@ -471,7 +483,7 @@ class Ingestor:
         site = self.spiders.get(item.source_id, item.source_id)
         if author in self.own_accounts.get((brand or "", site), ()):
             return None
-        return f"{site}:{author}"[:300]
+        return f"{self.thread_sites.get(item.source_id, site)}:{author}"[:300]
 
     def _decide(self, item: MentionItem) -> tuple[str | None, Verdict]:
         brand = match_brand(

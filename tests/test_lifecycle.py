@@ -10,6 +10,7 @@ from sqlalchemy import select
 from test_store_ingest import complaint, make_config
 
 from monitor.app import make_app
+from monitor.config import SourceConfig
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Thread
 from spiders.items import CompanyReply, MentionItem
 
@@ -213,3 +214,22 @@ def test_a_rolled_back_batch_leaves_nothing_behind_in_the_incident_window(
     assert [a.purpose for a in alerts(app)] == ["mention", "mention"]
     app.ingestor.ingest([item(1)], NOW)
     assert [a for a in alerts(app) if a.purpose == "incident"]
+
+
+def test_threads_of_generic_feeds_are_per_host(store_url: str) -> None:
+    """'admin' on two unrelated blogs is two people; on two feeds of one site, one."""
+    config = make_config(store_url)
+    config.sources += [
+        SourceConfig(id="blog-a", spider="feed", url="https://blog-a.example/feed"),
+        SourceConfig(id="blog-a-comments", spider="feed", url="https://blog-a.example/comments"),
+        SourceConfig(id="blog-b", spider="feed", url="https://blog-b.example/feed"),
+    ]
+    app = make_app(config, clock=lambda: NOW)
+    for index, source in enumerate(["blog-a", "blog-b", "blog-a-comments"]):
+        app.ingestor.ingest([complaint(f"p{index}", source=source, author="admin",
+                                       body=f"Acme lost my parcel number {index}.")],
+                            NOW + timedelta(minutes=index))
+    keys = {m.source_id: (m.author_key, m.thread_position) for m in mentions(app)}
+    assert keys == {"blog-a": ("feed@blog-a.example:admin", 1),
+                    "blog-b": ("feed@blog-b.example:admin", 1),
+                    "blog-a-comments": ("feed@blog-a.example:admin", 2)}
