@@ -127,6 +127,22 @@ def _routing_acknowledge() -> Any:
     return getattr(escalation, "acknowledge_mention", None)
 
 
+def acknowledge_incident(store: Store, incident_id: int, by: str, now: datetime) -> int:
+    """Someone is on the incident: its alerts stop escalating (the mentions in it still
+    wait for their own replies). Returns how many alerts were newly acknowledged."""
+    with store.session() as session:
+        alert_id = session.scalar(select(col(Alert.id)).where(
+            col(Alert.incident_id) == incident_id).order_by(col(Alert.id)).limit(1))
+    if alert_id is None:
+        raise NotFound(f"no alert was sent about incident {incident_id}")
+    from monitor.notify.escalation import acknowledge_alert
+
+    result = acknowledge_alert(store, alert_id, by, now)
+    log.info("triage action=acknowledge_incident incident=%s alerts=%s by=%s", incident_id,
+             result.alerts_acked, by)
+    return result.alerts_acked
+
+
 def assign(store: Store, mention_ids: Sequence[int], assignee: str | None, by: str,
            now: datetime) -> int:
     ids = _ids(mention_ids)

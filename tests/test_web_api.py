@@ -442,6 +442,33 @@ def test_not_a_complaint_teaches_the_ignore_rules_that_ingest_obeys(web: Web) ->
     assert mention(web, again).kind == "complaint"
 
 
+def test_acknowledging_an_incident_stops_its_alerts(web: Web) -> None:
+    ids = web.ingest(*(complaint(f"i{i}", author=f"Author {i}", title="Login broken",
+                                 body="Acme login is broken again, I cannot get in, refund")
+                       for i in range(3)))
+    with web.store.session() as session:
+        incident_id = session.scalar(select(col(Mention.incident_id)).where(
+            col(Mention.id) == ids[0]))
+    assert incident_id is not None
+    browser = client(web)
+    row = f'data-id="{incident_id}"'
+    assert row in browser.get("/incidents").text
+    viewer = client(web, "vic")
+    assert post_form(viewer, f"/incidents/{incident_id}/acknowledge", page="/incidents"
+                     ).status_code == 403
+    response = post_form(browser, f"/incidents/{incident_id}/acknowledge", page="/incidents")
+    assert response.status_code == 303
+    html = browser.get("/incidents").text
+    assert "alert(s) acknowledged; escalation stopped." in html
+    assert "acknowledged by alice 2026-11-24 12:00 UTC" in html
+    with web.store.session() as session:
+        alerts = list(session.scalars(select(Alert).where(
+            col(Alert.incident_id) == incident_id)))
+    assert alerts and all(alert.acked_by == "alice" for alert in alerts)
+    post_form(browser, "/incidents/99999/acknowledge", page="/incidents")
+    assert "no alert was sent about incident 99999" in browser.get("/incidents").text
+
+
 def test_incidents_and_sources_pages(web: Web) -> None:
     from monitor.store import Incident, SourceState
     from monitor.store.models import SourceEvent

@@ -254,6 +254,21 @@ def incidents_page(request: Request, user: User) -> Response:
                   incidents=queries.incidents(ctx(request).store))
 
 
+@router.post("/incidents/{incident_id}/acknowledge")
+def acknowledge_incident(request: Request, incident_id: int, user: Responder,
+                         csrf: Csrf) -> Response:
+    check_csrf(request, csrf)
+    context = ctx(request)
+    try:
+        acked = triage.acknowledge_incident(context.store, incident_id, user.name,
+                                            context.now())
+        flash(request, f"Incident {incident_id}: {acked} alert(s) acknowledged; escalation "
+                       "stopped.")
+    except triage.NotFound as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/incidents", 303)
+
+
 @router.get("/sources")
 def sources_page(request: Request, user: User) -> Response:
     context = ctx(request)

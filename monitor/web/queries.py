@@ -205,11 +205,34 @@ def assignees(store: Store, config: Config) -> list[str]:
     return sorted(names)
 
 
-def incidents(store: Store, limit: int = 200) -> list[Incident]:
+@dataclass
+class IncidentRow:
+    incident: Incident
+    alerts: int
+    acked_by: str | None
+    acked_at: datetime | None
+
+
+def incidents(store: Store, limit: int = 200) -> list[IncidentRow]:
+    """Open incidents first, then the latest; with who acknowledged their alerts."""
     with store.session() as session:
-        return list(session.scalars(
+        found = list(session.scalars(
             select(Incident).order_by(col(Incident.status) != "open",
                                       col(Incident.last_mention_at).desc()).limit(limit)))
+        ids = [incident.id for incident in found]
+        alerts: dict[int, list[Any]] = {}
+        if ids:
+            for incident_id, acked_by, acked_at in session.execute(
+                    select(col(Alert.incident_id), col(Alert.acked_by), col(Alert.acked_at))
+                    .where(col(Alert.incident_id).in_(ids)).order_by(col(Alert.id))):
+                alerts.setdefault(incident_id or 0, []).append((acked_by, acked_at))
+    rows = []
+    for incident in found:
+        sent = alerts.get(incident.id or 0, [])
+        acked = [(by, at) for by, at in sent if at is not None]
+        first = min(acked, key=lambda pair: pair[1]) if acked else (None, None)
+        rows.append(IncidentRow(incident, len(sent), first[0], first[1]))
+    return rows
 
 
 def ignore_rules(store: Store) -> list[IgnoreRule]:
