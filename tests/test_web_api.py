@@ -465,6 +465,11 @@ def test_acknowledging_an_incident_stops_its_alerts(web: Web) -> None:
         alerts = list(session.scalars(select(Alert).where(
             col(Alert.incident_id) == incident_id)))
     assert alerts and all(alert.acked_by == "alice" for alert in alerts)
+    api = TestClient(web.web, headers=bearer("bot"))
+    listed = api.get("/api/v1/incidents").json()
+    assert [(i["id"], i["acked_by"]) for i in listed] == [(incident_id, "alice")]
+    assert api.post(f"/api/v1/incidents/{incident_id}/ack").json() == {"changed": 0}
+    assert api.post("/api/v1/incidents/99999/ack").status_code == 404
     post_form(browser, "/incidents/99999/acknowledge", page="/incidents")
     assert "no alert was sent about incident 99999" in browser.get("/incidents").text
 

@@ -325,3 +325,42 @@ def bulk(request: Request, body: BulkIn, user: Actor) -> BulkResult:
     except triage.TriageError as error:
         raise HTTPException(400, str(error)) from error
     return BulkResult(changed=changed)
+
+
+class IncidentOut(BaseModel):
+    id: int
+    brand: str
+    cause: str
+    status: str
+    reason: str
+    mentions: int
+    opened_at: datetime
+    last_mention_at: datetime
+    closed_at: datetime | None
+    alerts: int
+    acked_by: str | None
+    acked_at: datetime | None
+
+
+@router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
+def incidents(request: Request, user: Reader) -> list[IncidentOut]:
+    """Open incidents first, then the latest (up to 200)."""
+    return [IncidentOut(id=row.incident.id or 0, brand=row.incident.brand,
+                        cause=row.incident.cause, status=row.incident.status,
+                        reason=row.incident.reason, mentions=row.incident.mentions,
+                        opened_at=row.incident.opened_at,
+                        last_mention_at=row.incident.last_mention_at,
+                        closed_at=row.incident.closed_at, alerts=row.alerts,
+                        acked_by=row.acked_by, acked_at=row.acked_at)
+            for row in queries.incidents(ctx(request).store)]
+
+
+@router.post("/incidents/{incident_id}/ack", response_model=BulkResult, tags=["incidents"])
+def acknowledge_incident(request: Request, incident_id: int, user: Actor) -> BulkResult:
+    """Stop the escalation of every alert sent about the incident."""
+    context = ctx(request)
+    try:
+        return BulkResult(changed=triage.acknowledge_incident(
+            context.store, incident_id, user.name, context.now()))
+    except triage.NotFound as error:
+        raise HTTPException(404, str(error)) from error
