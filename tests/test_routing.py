@@ -500,3 +500,50 @@ targets = ["oncall:rota", "member:zed", "tag:ops"]
     assert "routes[0].targets: no member 'zed' in [members]" in err
     assert "routes[0].targets: 'tag:ops' needs notify.apprise_config" in err
     assert "notify.page_oncall: no schedule 'nights' in [oncall]" in err
+
+
+def test_console_gets_the_full_plain_message(tmp_path: Path,
+                                             receivers: dict[str, Receiver]) -> None:
+    import io
+
+    console = io.StringIO()
+    config = config_for(f"sqlite:///{tmp_path / 's.db'}", receivers,
+                        routes=[{"targets": ["console"]}])
+    app = make_app(config, clock=lambda: DAY, console=lambda: console)
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    out = console.getvalue()
+    assert "Complaint (high) about Acme on tp by Jane <script>, rating 1/5" in out
+    assert "Acme never delivered my order. I want a refund. <b>*now*</b>" in out
+    assert "Acknowledge: http://testserver/ack/" in out and "ref: rm-m1-console" in out
+    app.store.close()
+
+
+def test_incident_alerts_route_escalate_and_ack_together(store_url: str,
+                                                         receivers: dict[str, Receiver]) -> None:
+    from monitor.notify.escalation import acknowledge_alert
+
+    clock = [DAY]
+    config = config_for(store_url, receivers, routes=[
+        {"name": "incidents", "incident": True, "targets": ["oncall:rota"]},
+        {"name": "singles", "incident": False, "targets": ["team"]}])
+    app = make_app(config, clock=lambda: clock[0])
+    body = "The Acme app login is broken since the update, I cannot log in at all"
+    app.ingestor.ingest([complaint(n, author=f"user{n}", title=None, rating=None,
+                                   body=f"{body} ({n})", published=DAY) for n in range(4)], DAY)
+    app.ingestor.ingest([complaint(9)], DAY)  # a single complaint, not part of it
+    dispatch(app)
+    with app.store.session() as session:
+        incident_alerts = [a for a in session.scalars(select(Alert)) if a.purpose == "incident"]
+    assert incident_alerts and all(a.incident_id is not None for a in incident_alerts)
+    assert {a.channel for a in incident_alerts} == {"member:ada"}
+    assert all(a.escalate_at is not None for a in incident_alerts)  # incidents always do
+    result = acknowledge_alert(app.store, incident_alerts[0].id or 0, "ada", DAY)
+    assert result.incident_id == incident_alerts[0].incident_id and result.alerts_acked >= 1
+    clock[0] = DAY + timedelta(hours=1)
+    escalate_due(app.store, app.ingestor.planner, clock[0])
+    with app.store.session() as session:
+        escalated = [a for a in session.scalars(select(Alert)) if a.tier > 0]
+    # The unacknowledged single complaint escalates; the acknowledged incident does not.
+    assert [(a.mention_id is not None, a.incident_id) for a in escalated] == [(True, None)]
+    app.store.close()

@@ -179,7 +179,7 @@ class Dispatcher:
         title, body, body_format = alert.title, alert.body, None
         if rendered is not None:
             if target.url is None and target.tag is None:  # the console
-                title, body = rendered.title, rendered.text
+                title, body = rendered.title, rendered.plain or rendered.text
             else:
                 title, body = rendered.title, rendered.body(target.format)
                 body_format = target.format

@@ -95,7 +95,10 @@ class Rendered:
     title: str
     markdown: str
     html: str
+    # Short, for SMS.
     text: str
+    # The full message without markup (the console, logs).
+    plain: str = ""
 
     def body(self, body_format: str) -> str:
         return {"html": self.html, "markdown": self.markdown}.get(body_format, self.text)
@@ -172,6 +175,33 @@ _HTML = _HTML_ENV.from_string("""\
 {% endif %}
 <p>ref: {{ v.key }}</p>""")
 
+_PLAIN = _ENV.from_string("""\
+{% if v.tier %}Escalated (tier {{ v.tier }}): nobody acknowledged yet.
+{% endif %}
+{% if v.plain is not none %}
+{{ v.plain }}
+{% else %}
+{{ v.kind | capitalize }} ({{ v.severity }}) about {{ v.brand }} on {{ v.source }}\
+{% if v.author %} by {{ v.author }}{% endif %}{% if v.rating %}, rating {{ v.rating }}{% endif %}
+
+{% for note in v.notes %}{{ note }}
+{% endfor %}
+{% if v.heading %}Title: {{ v.heading }}
+{% endif %}
+{% if v.text %}{{ v.text }}
+{% endif %}
+{% if v.reasons %}Why: {{ v.reasons | join("; ") }}
+{% endif %}
+{% if v.sla_due %}Reply publicly by: {{ v.sla_due }}
+{% endif %}
+{% if v.url %}Reply publicly: {{ v.url }}
+{% endif %}
+{% endif %}
+{% if v.ack_url %}Acknowledge: {{ v.ack_url }}
+{% else %}Acknowledge: review-monitor ack {{ v.alert_id }}
+{% endif %}
+ref: {{ v.key }}""")
+
 _SMS_LIMIT = 320
 
 
@@ -191,7 +221,7 @@ def render_view(view: AlertView) -> Rendered:
     if len(gist) > room:
         gist = gist[: room - 1] + "…"
     text = (f"ESCALATED t{view.tier}: " if view.tier else "") + gist + tail
-    return Rendered(title[:250], markdown, html, text)
+    return Rendered(title[:250], markdown, html, text, _PLAIN.render(v=view).strip())
 
 
 def render_batch(channel_label: str, views: list[AlertView], why: str) -> Rendered:
@@ -227,4 +257,5 @@ def render_batch(channel_label: str, views: list[AlertView], why: str) -> Render
     return Rendered(title[:250], "\n".join([*md_lines, "", *refs]),
                     "\n".join([*html_lines, *(f"<p>{r}</p>" for r in refs)]),
                     "\n".join(text_lines[:6]) + (f"\n(+{len(views) - 5} more)"
-                                                 if len(views) > 5 else ""))
+                                                 if len(views) > 5 else ""),
+                    "\n".join([*text_lines, "", *refs]))
