@@ -352,6 +352,30 @@ def test_every_action_through_the_forms(web: Web) -> None:
     assert "is not a duration" in browser.get(page).text
 
 
+def test_two_responders_at_once_never_both_change_a_mention(web: Web) -> None:
+    import threading
+
+    from monitor import triage
+
+    ids = web.ingest(*(complaint(f"race{i}", author=f"R{i}") for i in range(20)))
+    barrier = threading.Barrier(4)
+    counts: list[int] = []
+
+    def responder(name: str) -> None:
+        barrier.wait()
+        counts.append(triage.resolve(web.store, ids, name, NOW))
+
+    threads = [threading.Thread(target=responder, args=(f"r{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 20
+    with web.store.session() as session:
+        events = list(session.scalars(select(TriageEvent)))
+    assert len(events) == 20 and len({event.mention_id for event in events}) == 20
+
+
 def test_forms_without_a_valid_csrf_token_change_nothing(web: Web) -> None:
     [mention_id] = web.ingest(complaint("r1"))
     browser = client(web)
