@@ -547,3 +547,19 @@ def test_incident_alerts_route_escalate_and_ack_together(store_url: str,
     # The unacknowledged single complaint escalates; the acknowledged incident does not.
     assert [(a.mention_id is not None, a.incident_id) for a in escalated] == [(True, None)]
     app.store.close()
+
+
+def test_the_web_app_serves_the_ack_links(tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    from monitor.web.app import make_web_app
+
+    clock = [DAY]
+    config = config_for(f"sqlite:///{tmp_path / 's.db'}", receivers)
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    client = TestClient(make_web_app(config, app.store, lambda: clock[0]))
+    link = ack_link(receivers["ada"].messages[0]).removeprefix("http://testserver")
+    assert "Acknowledge this alert?" in client.get(link).text
+    assert "escalation stopped" in client.post(link, data={"by": "ada"}).text
+    assert client.get("/ack/1.2.forged").status_code == 403
+    app.store.close()
