@@ -222,7 +222,7 @@ class RepliesConfig(_Strict):
     template_window: Duration = timedelta(days=90)
     template_candidates: int = Field(default=2000, ge=10, le=100_000)
     # Tell this channel (the lead) when a reply is flagged as a template; empty = only
-    # counted for the digest.
+    # counted for the digest. A channel of [channels], member:NAME or oncall:SCHEDULE.
     template_channel: str | None = None
 
 
@@ -235,7 +235,8 @@ class SlaConfig(_Strict):
     low: Duration = timedelta(hours=72)
     # Reminders at these percentages of the target (to the mention's alert channels).
     reminders: list[int] = Field(default_factory=lambda: [50, 80])
-    # Breaches go to the lead; empty = to the mention's alert channels.
+    # Breaches go to the lead (a channel, member:NAME or oncall:SCHEDULE); empty = to the
+    # mention's alert channels.
     lead_channel: str | None = None
     # "Tell the customer about the delay" for complaints unresolved this long (calendar
     # time: the customer's clock, not ours); 0s = off.
@@ -255,7 +256,8 @@ class HealthConfig(_Strict):
     """Source health alerts (docs/response.md): one alert when a source goes bad, one when
     it recovers."""
 
-    # Where they go; empty = nowhere (the transitions are still recorded for the digest).
+    # Where they go (a channel, member:NAME or oncall:SCHEDULE); empty = nowhere (the
+    # transitions are still recorded for the digest).
     ops_channel: str | None = None
     # Failed runs in a row before a source counts as failing.
     failures: int = Field(default=3, ge=1, le=1000)
@@ -558,8 +560,15 @@ class Config(_Strict):
         for key, wanted in (("replies.template_channel", self.replies.template_channel),
                             ("sla.lead_channel", self.sla.lead_channel),
                             ("health.ops_channel", self.health.ops_channel)):
-            if wanted is not None and wanted not in channel_names:
-                problems.append(f"{key}: no channel '{wanted}' in [channels]")
+            if wanted is None:
+                continue
+            if "://" in wanted or wanted.startswith("tag:"):
+                problems.append(f"{key}: name a channel of [channels], member:NAME or "
+                                "oncall:SCHEDULE (put URLs and tags in a channel)")
+                continue
+            problem = self._target_problem(wanted, channel_names)
+            if problem:
+                problems.append(f"{key}: {problem}")
         problems.extend(self._alerting_problems(channel_names))
         if problems:
             raise ValueError("\n".join(problems))

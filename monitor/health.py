@@ -27,6 +27,7 @@ from sqlmodel import col
 from monitor.config import Config
 from monitor.core.health import OK, Health, SourceRuns, Thresholds, assess, transition
 from monitor.core.sla import describe
+from monitor.sla import Destination
 from monitor.store import Alert, Mention, SourceState, Store
 from monitor.store.models import SourceEvent
 
@@ -52,6 +53,7 @@ class SourceHealth:
         self.store = store
         settings = config.health
         self.settings = settings
+        self.ops = Destination(config, settings.ops_channel)
         self.thresholds = Thresholds(
             failures=settings.failures, blocked_after=settings.blocked_after,
             silent_factor=settings.silent_factor, silent_floor=settings.silent_floor,
@@ -91,7 +93,7 @@ class SourceHealth:
                 result.changes += 1
                 log.warning("source_health source=%s status=%s previous=%s reason=%s",
                             source_id, health.status, last_status or OK, health.reason)
-                if change.alert is not None and self.settings.ops_channel:
+                if change.alert is not None and self.ops:
                     result.alerts += self._alert(session, source_id, event_id, change.alert,
                                                  health, now)
         return result
@@ -136,8 +138,12 @@ class SourceHealth:
 
     def _alert(self, session: Session, source_id: str, event_id: int, kind: str,
                health: Health, now: datetime) -> int:
-        channel = self.settings.ops_channel
-        assert channel is not None
+        destination = self.ops.resolve(now)
+        if destination is None:
+            log.warning("source_health_no_recipient source=%s: nobody on call in %s",
+                        source_id, self.ops.target)
+            return 0
+        channel, recipient = destination
         key = f"rm-src-{source_id}-e{event_id}-{channel}"
         if kind == "recovered":
             outage = self._outage(session, source_id, event_id)
@@ -158,7 +164,7 @@ class SourceHealth:
             "mention_id": None, "channel": channel, "idempotency_key": key,
             "status": "pending", "purpose": purpose, "title": title,
             "body": f"{body}\nref: {key}", "attempts": 0, "next_attempt_at": now,
-            "created_at": now,
+            "created_at": now, "recipient": recipient,
         }
         inserted = session.execute(self.store.insert_ignore(Alert).values(**row))
         return int(getattr(inserted, "rowcount", 0) or 0)

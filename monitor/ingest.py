@@ -219,10 +219,11 @@ class Ingestor:
                 and not prepared[key].item.removed
             ], now, self.incident_alert_rows)
             alerts.extend(incident_alerts)
-            alerts.extend(self.replies.on_ingest(session, [
+            # Replies, reply clocks and template alerts (its own outbox rows): issue 6.
+            self.replies.on_ingest(session, [
                 (mention_id, prepared[key].item, verdicts.get(key))
                 for key, mention_id in [*((k, v.id) for k, v in seen.items()), *inserted.items()]
-            ], now))
+            ], now)
             for key, mention_id in inserted.items():
                 if key in folded:
                     continue  # its incident speaks for it

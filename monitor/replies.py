@@ -37,8 +37,8 @@ from monitor.config import Config
 from monitor.core.classify import Kind, Verdict
 from monitor.core.dedupe import canonical_url
 from monitor.core.templates import Candidate, body_hash, is_template, near_identical, normalise
-from monitor.sla import SlaClock
-from monitor.store import Mention, Store
+from monitor.sla import Destination, SlaClock
+from monitor.store import Alert, Mention, Store
 from monitor.store.models import PublicReply
 from spiders.items import MentionItem, to_utc
 
@@ -85,16 +85,18 @@ class Replies:
         self.any_account = {name for names in self.own_accounts.values() for name in names}
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
         self.sla = sla if sla is not None else SlaClock(store, config)
+        self.template_channel = Destination(config, config.replies.template_channel)
 
     # -- from ingest -----------------------------------------------------------------
 
     def on_ingest(self, session: Session,
                   sightings: Sequence[tuple[int, MentionItem, tuple[str | None, Verdict] | None]],
-                  now: datetime) -> list[dict[str, Any]]:
+                  now: datetime) -> Recorded:
         """Replies revealed by this batch, and SLA clocks for its new complaints.
 
         ``sightings``: (mention id, item, (brand, verdict) for a mention stored by this
-        batch else None). Returns outbox rows (template alerts) for ingest to insert.
+        batch else None). Template alerts are inserted here, in their own statement (an
+        executemany of outbox rows needs one set of columns for all its rows).
         """
         replies: list[ReplySeen] = []
         account_posts: list[tuple[int, MentionItem]] = []
@@ -117,8 +119,11 @@ class Replies:
         if account_posts:
             replies.extend(self._account_replies(session, account_posts, now))
         if not replies:
-            return []
-        return self.record(session, replies, now).alerts
+            return Recorded(0, 0, [])
+        recorded = self.record(session, replies, now)
+        if recorded.alerts:
+            session.execute(self.store.insert_ignore(Alert), recorded.alerts)
+        return recorded
 
     def _edited_into_complaints(self, session: Session, ids: list[int],
                                 now: datetime) -> list[tuple[int, str, datetime]]:
@@ -304,9 +309,12 @@ class Replies:
 
     def _template_alerts(self, flagged: list[tuple[int, dict[str, Any], int]],
                          now: datetime) -> list[dict[str, Any]]:
-        channel = self.settings.template_channel
-        if channel is None:
+        if not flagged:
             return []
+        destination = self.template_channel.resolve(now)
+        if destination is None:
+            return []
+        channel, recipient = destination
         alerts = []
         for reply_id, row, matches in flagged:
             key = f"rm-tpl{reply_id}-{channel}"
@@ -321,6 +329,7 @@ class Replies:
                          f"By: {row['author'] or 'unknown'} ({row['detected_by']})\n"
                          f"{excerpt}\nref: {key}"),
                 "attempts": 0, "next_attempt_at": now, "created_at": now,
+                "recipient": recipient,
             })
         return alerts
 

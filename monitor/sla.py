@@ -59,6 +59,36 @@ def support_hours(config: Config) -> SupportHours:
     return config.hours.hours()
 
 
+class Destination:
+    """Where a ``[sla] lead_channel``, ``[health] ops_channel`` or ``[replies]
+    template_channel`` points: a channel of ``[channels]``, ``member:NAME`` (their own
+    URLs) or ``oncall:SCHEDULE`` (whoever is on call then, as a route target does)."""
+
+    def __init__(self, config: Config, target: str | None) -> None:
+        self.config = config
+        self.target = target
+        self._targets: Any = None
+
+    def __bool__(self) -> bool:
+        return bool(self.target)
+
+    def resolve(self, at: datetime) -> tuple[str, str | None] | None:
+        """(stored channel, recipient), or None when unset or nobody is on call."""
+        if not self.target:
+            return None
+        kind, _, name = self.target.partition(":")
+        if kind == "member" and name:
+            return self.target, name
+        if kind == "oncall" and name:
+            if self._targets is None:
+                from monitor.notify.targets import Targets
+
+                self._targets = Targets(self.config, now=at)
+            resolved: tuple[str, str | None] | None = self._targets.resolve(self.target, at)
+            return resolved
+        return self.target, None
+
+
 @dataclass
 class SweepResult:
     reminders: int = 0
@@ -78,6 +108,7 @@ class SlaClock:
         self.targets = Targets(critical=config.sla.critical, high=config.sla.high,
                                normal=config.sla.normal, low=config.sla.low)
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
+        self.lead = Destination(config, config.sla.lead_channel)
         self._mark_cache: dict[tuple[int, datetime, datetime], tuple[tuple[int, datetime], ...]] \
             = {}
 
@@ -160,14 +191,13 @@ class SlaClock:
             if claimed is None:
                 continue  # another daemon got there first, or the reply just arrived
             if stage == BREACHED:
-                lead = self.settings.lead_channel
-                targets: list[tuple[str, str | None]] = [(lead, None)] if lead else \
-                    self._first_targets(session, mention)
+                lead = self.lead.resolve(now)
+                targets = [lead] if lead else self._first_targets(session, mention, now)
                 self._queue(session, mention, targets, f"rm-sla{mention.id}-breach",
                             "sla_breach", self._breach_text(mention, now), now)
                 result.breaches += 1
             else:
-                self._queue(session, mention, self._first_targets(session, mention),
+                self._queue(session, mention, self._first_targets(session, mention, now),
                             f"rm-sla{mention.id}-{stage}", "sla_reminder",
                             self._reminder_text(mention, stage, now), now)
                 result.reminders += 1
@@ -192,15 +222,15 @@ class SlaClock:
             if claimed is None:
                 continue
             # Not urgent: it waits for the team's hours instead of waking anybody.
-            self._queue(session, mention, self._first_targets(session, mention),
+            self._queue(session, mention, self._first_targets(session, mention, now),
                         f"rm-delay{mention.id}", "delay_notice",
                         self._delay_text(mention, now), now, send_at=self.hours.next_open(now))
             result.delay_notices += 1
 
     # -- where and what ---------------------------------------------------------------
 
-    def _first_targets(self, session: Session,
-                       mention: Mention) -> list[tuple[str, str | None]]:
+    def _first_targets(self, session: Session, mention: Mention,
+                       now: datetime) -> list[tuple[str, str | None]]:
         """The channels (and recipients) the mention's first alert went to: its own
         alerts, else its incident's; the lead channel when it was never alerted."""
         rows = self._targets(session, (col(Alert.mention_id) == mention.id)
@@ -208,8 +238,9 @@ class SlaClock:
         if not rows and mention.incident_id is not None:
             rows = self._targets(session, (col(Alert.incident_id) == mention.incident_id)
                                  & (col(Alert.purpose) == "incident"))
-        if not rows and self.settings.lead_channel:
-            rows = [(self.settings.lead_channel, None)]
+        if not rows:
+            lead = self.lead.resolve(now)
+            rows = [lead] if lead else []
         return list(dict.fromkeys(rows))
 
     @staticmethod

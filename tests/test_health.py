@@ -277,3 +277,21 @@ def test_health_and_sla_commands(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out.splitlines()
     assert "due (UTC)" in out[0] and len(out) == 2
     assert "2026-11-" in out[1] and "Awful" in out[1] and " tp " in out[1]
+
+
+def test_ops_channel_may_be_a_member(store_url: str, receiver: Receiver) -> None:
+    config = parse_config({
+        "store": {"url": store_url},
+        "sources": [{"id": "tp", "spider": "trustpilot",
+                     "url": "https://www.trustpilot.com/review/acme.com"}],
+        "members": {"olga": {"urls": [receiver.apprise_url], "timezone": "Europe/Oslo"}},
+        "health": {"ops_channel": "member:olga"},
+    }, Path("/tmp/test.toml"))
+    app = make_app(config, clock=lambda: NOW)
+    run(app, SourceHealth(app.store, app.config), NOW, "blocked")
+    asyncio.run(app.dispatcher.drain())
+    (message,) = receiver.messages
+    assert message["title"].startswith("[source blocked] tp")
+    with app.store.session() as session:
+        (alert,) = session.scalars(select(Alert))
+    assert (alert.channel, alert.recipient) == ("member:olga", "olga")

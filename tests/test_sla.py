@@ -342,3 +342,42 @@ def test_unknown_channels_and_bad_reminders_are_config_errors(tmp_path: Any) -> 
         make_config(f"sqlite:///{tmp_path / 'x.db'}", sla={"reminders": [50, 120]})
     assert "sla.reminders: each reminder is a percentage of the target between 1 and 99" \
         in error.value.problems[0]
+
+
+def test_breach_goes_to_whoever_is_on_call_as_lead(store_url: str, receiver: Receiver) -> None:
+    """lead_channel may name an on-call schedule: the breach goes to the member on call
+    then, through their own URLs, with them as the recipient."""
+    clock = Clock(FRIDAY_4PM)
+    targets = {name: "2h" for name in ("critical", "high", "normal", "low")}
+    config = make_config(
+        store_url, channels={"team": [receiver.apprise_url]},
+        routes=[{"channels": ["team"], "min_severity": "low"}],
+        members={"ann": {"urls": [receiver.apprise_url]},
+                 "bob": {"urls": [receiver.apprise_url]}},
+        oncall={"leads": {"members": ["ann", "bob"], "rotation": "weekly",
+                          "handoff": "09:00", "handoff_day": "mon",
+                          "start": "2026-11-16"}},
+        sla={**targets, "lead_channel": "oncall:leads", "delay_notice_after": "0s"},
+    )
+    app = make_app(config, clock=clock)
+    app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
+    (breach,) = sweep_and_send(app, clock, utc("2026-11-23 10:00"))
+    assert breach.startswith("[reply overdue]")
+    (row,) = [a for a in alerts(app) if a.purpose == "sla_breach"]
+    # Ann's week started 2026-11-16 09:00; Bob took over Monday 2026-11-23 09:00.
+    assert (row.channel, row.recipient, row.status) == ("member:bob", "bob", "sent")
+
+
+def test_destinations_must_name_a_channel_member_or_schedule(tmp_path: Any) -> None:
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        make_config(f"sqlite:///{tmp_path / 'x.db'}",
+                    sla={"lead_channel": "member:zed"},
+                    health={"ops_channel": "https://hooks.example.com/x"},
+                    replies={"template_channel": "oncall:nobody"})
+    problems = "\n".join(error.value.problems)
+    assert "sla.lead_channel: no member 'zed' in [members]" in problems
+    assert "health.ops_channel: name a channel of [channels], member:NAME or " \
+           "oncall:SCHEDULE" in problems
+    assert "replies.template_channel: no schedule 'nobody' in [oncall]" in problems
