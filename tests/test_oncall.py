@@ -173,3 +173,24 @@ def test_config_problems() -> None:
         parse_config({"members": {"ada": {"urls": ["json://x/y"]}},
                       "oncall": {"r": {"members": ["ada"], "handoff_day": "someday"}}},
                      Path("c.toml"))
+
+
+def test_calendar_edits_are_picked_up(tmp_path: Path) -> None:
+    path = tmp_path / "oncall.ics"
+    path.write_text(ICS, encoding="utf-8")
+    config = parse_config({
+        "members": {"ada": {"name": "Ada Lovelace", "urls": ["json://127.0.0.1:9/a"]},
+                    "bo": {"urls": ["json://127.0.0.1:9/b"]}},
+        "oncall": {"cal": {"timezone": "Europe/Oslo", "calendar": "oncall.ics"}},
+    }, tmp_path / "c.toml")
+    weekend = at(OSLO, 2026, 3, 28, 12)
+    targets = Targets(config, tmp_path, weekend)
+    assert targets.resolve("oncall:cal", weekend) == ("member:ada", "ada")
+    path.write_text(ICS.replace("On call: Ada Lovelace", "bo"), encoding="utf-8")
+    later = weekend + timedelta(minutes=30)
+    assert targets.resolve("oncall:cal", later) == ("member:ada", "ada")  # read hourly
+    later = weekend + timedelta(hours=1)
+    assert targets.resolve("oncall:cal", later) == ("member:bo", "bo")
+    path.write_text("not a calendar", encoding="utf-8")
+    later = weekend + timedelta(hours=2)
+    assert targets.resolve("oncall:cal", later) == ("member:bo", "bo")  # last good kept

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 HELD_AFTER_HOURS = "after_hours"
 HELD_RATE_LIMIT = "rate_limit"
+REFRESH_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -158,20 +159,39 @@ class Targets:
                  now: datetime | None = None) -> None:
         self.config = config
         self.config_dir = config_dir or Path(".")
-        built_at = now or datetime.now(UTC)
-        names = {key: member.name or key for key, member in config.members.items()}
-        self.schedules: dict[str, Schedule] = {}
-        for name, schedule in config.oncall.items():
-            built = build_schedule(name, schedule, self.config_dir, built_at, names)
-            if schedule.calendar and not built.calendar and not built.rotation:
-                log.warning("oncall_calendar_empty schedule=%s", name)
-            self.schedules[name] = built
+        self.built_at = now or datetime.now(UTC)
+        self.schedules: dict[str, Schedule] = self._build(self.built_at)
         self.hours = config.hours.hours()
 
+    def _build(self, now: datetime) -> dict[str, Schedule]:
+        names = {key: member.name or key for key, member in self.config.members.items()}
+        schedules = {}
+        for name, schedule in self.config.oncall.items():
+            built = build_schedule(name, schedule, self.config_dir, now, names)
+            if schedule.calendar and not built.calendar and not built.rotation:
+                log.warning("oncall_calendar_empty schedule=%s", name)
+            schedules[name] = built
+        return schedules
+
+    def refresh(self, now: datetime) -> None:
+        """Re-read on-call calendars hourly (edits to the .ics file take effect, and
+        recurring shifts stay expanded around now). A calendar that became unreadable
+        keeps the last good schedule, with a warning."""
+        if not any(s.calendar for s in self.config.oncall.values()) or \
+                abs(now - self.built_at) < REFRESH_EVERY:
+            return
+        try:
+            self.schedules = self._build(now)
+        except ConfigError as error:
+            log.warning("oncall_calendar_unreadable error=%s", error)
+        self.built_at = now
+
     def who(self, schedule: str, at: datetime) -> Shift | None:
+        self.refresh(at)
         return on_call(self.schedules[schedule], at)
 
     def next(self, schedule: str, at: datetime) -> Shift | None:
+        self.refresh(at)
         return next_shift(self.schedules[schedule], at)
 
     def resolve(self, target: str, at: datetime) -> tuple[str, str | None] | None:
