@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, text, update
@@ -44,6 +44,9 @@ from spiders.items import MentionItem, to_utc
 
 log = logging.getLogger(__name__)
 
+#: How long, and how many, brand posts answering a mention not stored yet are retried.
+ORPHAN_TTL = timedelta(days=7)
+ORPHAN_LIMIT = 1000
 #: Mention statuses a reply moves to "replied" (resolved / not a complaint stay as they are).
 REPLYABLE = ("open", "acknowledged", "snoozed")
 
@@ -86,6 +89,8 @@ class Replies:
         self.brand_names = {key: brand.name for key, brand in config.brands.items()}
         self.sla = sla if sla is not None else SlaClock(store, config)
         self.template_channel = Destination(config, config.replies.template_channel)
+        # Brand posts whose question is not stored yet: post mention id -> (item, when).
+        self._orphans: dict[int, tuple[MentionItem, datetime]] = {}
 
     # -- from ingest -----------------------------------------------------------------
 
@@ -116,6 +121,14 @@ class Replies:
             complaints.extend(self._edited_into_complaints(session, edited, now))
         if complaints:
             self.sla.start(session, complaints)
+        # Brand posts whose question was not stored yet: retried when this batch stored
+        # new mentions of their source (the question may be among them).
+        new_sources = {item.source_id for _id, item, decided in sightings if decided is not None}
+        retry = [(post_id, item) for post_id, (item, _at) in self._orphans.items()
+                 if item.source_id in new_sources]
+        for post_id, _item in retry:
+            del self._orphans[post_id]
+        account_posts.extend(retry)
         if account_posts:
             replies.extend(self._account_replies(session, account_posts, now))
         if not replies:
@@ -156,12 +169,28 @@ class Replies:
             if not own:
                 continue
             parent = self._parent(session, item, brand)
-            if parent is None or parent == mention_id:
+            if parent is None:
+                self._keep_orphan(mention_id, item, now)
+                continue
+            if parent == mention_id:
                 continue
             found.append(ReplySeen(parent, item.body, item.author,
                                    to_utc(item.published) if item.published else None,
                                    detected_by="account", reply_mention_id=mention_id))
         return found
+
+    def _keep_orphan(self, mention_id: int, item: MentionItem, now: datetime) -> None:
+        """Remember a brand post that answers nothing we store yet, for a while (in this
+        process: a restart forgets them; a re-crawl that sees the post again retries too)."""
+        if not (item.reply_to or item.extra.get("post_id") or item.extra.get("story_id")):
+            return
+        self._orphans[mention_id] = (item, now)
+        cutoff = now - ORPHAN_TTL
+        for post_id, (_item, at) in list(self._orphans.items()):
+            if at < cutoff:
+                del self._orphans[post_id]
+        while len(self._orphans) > ORPHAN_LIMIT:
+            del self._orphans[next(iter(self._orphans))]
 
     def _parent(self, session: Session, item: MentionItem, brand: str | None) -> int | None:
         """The stored mention a brand post answers: its reply_to (an external id on the

@@ -192,6 +192,24 @@ def test_brand_account_reply_in_a_thread_finds_the_root(store_url: str) -> None:
     assert len(replies(app)) == 2
 
 
+def test_brand_answer_crawled_before_its_question(store_url: str) -> None:
+    """The brand's comment comes in one crawl, the post it answers in a later one."""
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    answer = MentionItem(source_id="rd", external_id="t1_ans", author="acme_support",
+                         reply_to="t3_late", body="Sorry! Refund sent, check your inbox.",
+                         published=NOW - timedelta(minutes=5))
+    app.ingestor.ingest([answer], NOW)
+    assert replies(app) == []
+    post = complaint("t3_late", source="rd", author="late_poster", rating=None,
+                     url="https://www.reddit.com/r/acme/comments/late/",
+                     body="Acme charged me twice and nobody answers. Terrible.")
+    app.ingestor.ingest([post], NOW + timedelta(minutes=10))
+    stored = mention(app, "t3_late")
+    assert stored.status == "replied" and stored.first_reply_at == NOW - timedelta(minutes=5)
+    (reply,) = replies(app)
+    assert reply.reply_mention_id == mention(app, "t1_ans").id
+
+
 def test_reply_recorded_once_by_two_processes(store_url: str) -> None:
     first = make_app(make_config(store_url), clock=lambda: NOW)
     second = make_app(make_config(store_url), clock=lambda: NOW, migrate=False)
