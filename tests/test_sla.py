@@ -28,7 +28,7 @@ from monitor.core.sla import (
     stage_to_send,
 )
 from monitor.sla import SlaClock
-from monitor.store import Alert, Mention
+from monitor.store import Alert, Mention, SourceState
 from spiders.items import CompanyReply
 
 OFFICE = SupportHours.parse("UTC", "mon-fri 09:00-17:00")
@@ -381,3 +381,19 @@ def test_destinations_must_name_a_channel_member_or_schedule(tmp_path: Any) -> N
     assert "health.ops_channel: name a channel of [channels], member:NAME or " \
            "oncall:SCHEDULE" in problems
     assert "replies.template_channel: no schedule 'nobody' in [oncall]" in problems
+
+
+def test_run_once_sweeps_the_clock(store_url: str, receiver: Receiver) -> None:
+    from monitor.daemon import Daemon, run_in_reactor
+
+    clock = Clock(FRIDAY_4PM)
+    app = sla_app(store_url, receiver, clock, delay_notice_after="0s")
+    app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
+    clock.now = utc("2026-11-23 10:00")
+    # No source is due (they are never fetched: tests stay off the network).
+    app.store.save_source_states([SourceState(source_id=source.id,
+                                              next_run_at=clock.now + timedelta(days=1))
+                                  for source in app.config.sources])
+    assert run_in_reactor(lambda: Daemon(app).run_once()) == 0
+    assert [(a.purpose, a.status) for a in alerts(app)] == [
+        ("mention", "sent"), ("sla_breach", "sent")]
