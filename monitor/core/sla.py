@@ -2,7 +2,7 @@
 
 Targets are per severity and count business hours only (core/hours.py): a
 "normal 24 h" complaint posted on Friday at 16:00 in a Mon-Fri 09:00-17:00 team
-is due 23 business hours later, on the following Thursday at 16:00 -- the
+is due the following Wednesday at 16:00 (1 + 8 + 8 + 7 business hours) -- the
 team's real hours, not a pretend 24/7. Reminders fall at fixed percentages of
 the target (50% and 80% by default), measured in business time too; 100 means
 breached. The clock starts when the monitor first stores the complaint (the
