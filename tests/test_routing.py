@@ -563,3 +563,30 @@ def test_the_web_app_serves_the_ack_links(tmp_path: Path, receivers: dict[str, R
     assert "escalation stopped" in client.post(link, data={"by": "ada"}).text
     assert client.get("/ack/1.2.forged").status_code == 403
     app.store.close()
+
+
+def test_held_batch_retried_after_a_failure_and_a_restart(store_url: str,
+                                                          receivers: dict[str, Receiver]
+                                                          ) -> None:
+    from monitor.daemon import Daemon
+
+    clock = [NIGHT]
+    config = config_for(store_url, receivers)
+    first = make_app(config, clock=lambda: clock[0])
+    first.ingestor.ingest([question(n) for n in range(3)], NIGHT)
+    clock[0] = MORNING
+    receivers["team"].failures_left = 1
+    assert dispatch(first).retrying == 3 and receivers["team"].messages == []
+    first.store.close()
+    clock[0] = MORNING + timedelta(minutes=5)
+    second = make_app(config, clock=lambda: clock[0], migrate=False)
+    assert dispatch(second).sent == 3
+    assert dispatch(second).sent == 0
+    assert len(receivers["team"].messages) == 1 and len(refs(receivers["team"])) == 3
+    # The daemon's sweep escalates the three unacknowledged questions (min_severity
+    # normal here) to tier 1, one row each, and the backup gets them.
+    clock[0] = MORNING + timedelta(minutes=30)
+    assert Daemon(second).sweep_escalations() == 3
+    dispatch(second)
+    assert len(receivers["bo"].messages) == 3
+    second.store.close()
