@@ -487,6 +487,14 @@ def test_check_config_names_bad_alerting_values(tmp_path: Path,
 
     path = tmp_path / "bad.toml"
     path.write_text("""
+[members.bo]
+urls = ["json://127.0.0.1:9/bo"]
+[oncall.cal]
+calendar = "missing.ics"
+""", encoding="utf-8")
+    assert main(["check-config", str(path)]) == 2
+    assert "oncall.cal.calendar:" in capsys.readouterr().err
+    path.write_text("""
 [notify]
 page_oncall = "nights"
 [members.ada]

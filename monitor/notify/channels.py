@@ -43,6 +43,19 @@ def validate_channel_urls(config: Config, path: str) -> None:
                 not apprise_config.services():
             problems.append(f"{path}: notify.apprise_config: no readable apprise "
                             f"configuration at {config.notify.apprise_config}")
+    for name, schedule in config.oncall.items():
+        if schedule.calendar:
+            from datetime import UTC, datetime
+            from pathlib import Path
+            from zoneinfo import ZoneInfo
+
+            from monitor.notify.targets import load_calendar
+
+            try:
+                load_calendar(Path(schedule.calendar), {m: m for m in config.members},
+                              ZoneInfo(schedule.timezone), datetime.now(UTC))
+            except ConfigError as error:
+                problems.append(f"{path}: oncall.{name}.calendar: {error}")
     if problems:
         raise ConfigError(problems)
 
