@@ -28,6 +28,10 @@ def seed(store: Store) -> tuple[int, list[int]]:
             for channel, status, tier in (("chat", "sent", 0), ("member:ada", "sent", 0),
                                           ("member:bo", "pending", 1))
         ]
+        # Held for business hours, not sent yet: an acknowledgement makes it moot.
+        alerts.append(Alert(mention_id=mention.id, channel="night", idempotency_key="rm-m1-n",
+                            status="pending", title="t", body="b", held="after_hours",
+                            next_attempt_at=NOW + timedelta(hours=9), created_at=NOW))
         session.add_all(alerts)
         session.flush()
         return mention.id, [alert.id or 0 for alert in alerts]
@@ -39,12 +43,13 @@ def test_acknowledge_alert_stops_everything_about_the_mention(store_url: str) ->
     mention_id, ids = seed(store)
     result = acknowledge_alert(store, ids[0], "ada", NOW)
     assert (result.mention_id, result.alerts_acked, result.escalations_cancelled,
-            result.status, result.acked_by) == (mention_id, 3, 1, "acknowledged", "ada")
+            result.status, result.acked_by) == (mention_id, 4, 2, "acknowledged", "ada")
     with store.session() as session:
         alerts = {a.channel: a for a in session.scalars(select(Alert))}
         mention = session.get(Mention, mention_id)
     assert all(a.acked_at == NOW and a.escalate_at is None for a in alerts.values())
-    assert alerts["member:bo"].status == "cancelled"
+    assert alerts["member:bo"].status == alerts["night"].status == "cancelled"
+    assert alerts["chat"].status == "sent"
     assert mention is not None and mention.status == "acknowledged"
     assert (mention.acknowledged_by, mention.acknowledged_at) == ("ada", NOW)
     # A second click (someone else, later) changes nothing and says who was first.
@@ -62,7 +67,7 @@ def test_acknowledge_mention_keeps_later_statuses(store_url: str) -> None:
         assert mention is not None
         mention.status = "replied"
     result = acknowledge_mention(store, mention_id, "web:carol", NOW)
-    assert result.status == "replied" and result.alerts_acked == 3
+    assert result.status == "replied" and result.alerts_acked == 4
     with pytest.raises(UnknownAlertError, match="no mention 999"):
         acknowledge_mention(store, 999, "x", NOW)
     with pytest.raises(UnknownAlertError, match="no alert 999"):

@@ -7,7 +7,8 @@ Stable entry points (used by the web inbox, the ack links and the CLI):
 
 Acknowledging stops escalation: every alert of the same mention (or, for an incident
 alert, of the same incident) gets ``acked_at``/``acked_by`` and loses its ``escalate_at``,
-and escalation alerts of it that were queued but not yet sent are cancelled. The
+and escalation alerts of it that were queued but not yet sent are cancelled (so are
+alerts still held for business hours or a rate limit: someone has it already). The
 mention moves from "open" to "acknowledged" (other statuses are left alone: a mention
 already replied to or resolved stays so).
 
@@ -107,7 +108,7 @@ def _acknowledge_ids(session: Session, ids: Sequence[int], mention_id: int | Non
                         .values(escalate_at=None))
         cancelled = _count(session.execute(
             update(Alert).where(col(Alert.id).in_(ids), col(Alert.status) == "pending",
-                                col(Alert.tier) > 0)
+                                or_(col(Alert.tier) > 0, col(Alert.held).is_not(None)))
             .values(status=CANCELLED, last_error=f"acknowledged by {by}")))
     status: str | None = None
     if mention_id is not None:
