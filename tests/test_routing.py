@@ -598,3 +598,18 @@ def test_held_batch_retried_after_a_failure_and_a_restart(store_url: str,
     dispatch(second)
     assert len(receivers["bo"].messages) == 3
     second.store.close()
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("mailto://user:pw@example.com", "html"),
+    ("mailtos://mail.example.com?to=a@example.com", "html"),
+    ("twilio://sid:token@15551234567/15557654321", "text"),
+    ("sns://key/secret/us-east-1/+4790000000", "text"),
+    ("slack://T000/B000/XXXX/#care", "markdown"),
+    ("json://127.0.0.1/hook", "markdown"),
+    (None, "text"),
+])
+def test_message_form_per_channel(url: str | None, expected: str) -> None:
+    from monitor.notify.channels import body_format_for
+
+    assert body_format_for(url) == expected
