@@ -77,10 +77,10 @@ class SourceHealth:
                     continue
                 last = previous.get(source_id)
                 last_status = last.status if last is not None else None
-                times = self._mention_times(session, source_id) \
-                    if state.consecutive_failures == 0 else []
+                times, stored = self._mention_times(session, source_id) \
+                    if state.consecutive_failures == 0 else ([], None)
                 health = assess(SourceRuns(state.last_status, state.consecutive_failures,
-                                           state.last_error, times), last_status, now,
+                                           state.last_error, times, stored), last_status, now,
                                 self.thresholds)
                 change = transition(last_status, health.status)
                 if not change.record:
@@ -115,12 +115,19 @@ class SourceHealth:
         return {event.source_id: event for event in session.scalars(
             select(SourceEvent).where(col(SourceEvent.id).in_(newest.scalar_subquery())))}
 
-    def _mention_times(self, session: Session, source_id: str) -> list[datetime]:
-        return [row[0] for row in session.execute(
-            select(col(Mention.published_at))
+    def _mention_times(self, session: Session,
+                       source_id: str) -> tuple[list[datetime], datetime | None]:
+        """Publication times of the source's latest mentions, and when the newest of
+        them was stored."""
+        rows = session.execute(
+            select(col(Mention.published_at), col(Mention.first_seen_at))
             .where(col(Mention.source_id) == source_id, col(Mention.published_at).is_not(None))
             .order_by(col(Mention.published_at).desc())
-            .limit(self.settings.silent_history)) if row[0] is not None]
+            .limit(self.settings.silent_history)).all()
+        times = [published for published, _ in rows if published is not None]
+        stored = max((first_seen for _, first_seen in rows if first_seen is not None),
+                     default=None)
+        return times, stored
 
     def _outage(self, session: Session, source_id: str, event_id: int) -> list[SourceEvent]:
         """The bad events since the source was last ok, oldest first."""

@@ -87,6 +87,16 @@ def test_assess(last: str, failures: int, times: list[datetime], previous: str |
         assert "HTTP 500" in health.reason
 
 
+def test_a_first_crawl_of_old_posts_is_not_silence() -> None:
+    """A source added today whose feed holds last month's posts has just delivered them:
+    silence counts from when the newest was stored, not from when it was written."""
+    month_ago = [NOW - timedelta(days=23, hours=hours) for hours in range(20)]
+    stored_now = SourceRuns("ok", 0, None, month_ago, NOW)
+    assert assess(stored_now, None, NOW + timedelta(minutes=1), T).status == OK
+    assert assess(stored_now, None, NOW + timedelta(hours=6), T).status == SILENT
+    assert assess(SourceRuns("ok", 0, None, month_ago), None, NOW, T).status == SILENT
+
+
 @pytest.mark.parametrize(("previous", "current", "record", "alert"), [
     (None, OK, False, None), (OK, OK, False, None),
     (None, FAILING, True, "down"), (OK, BLOCKED, True, "down"), (OK, SILENT, True, "down"),
@@ -186,10 +196,11 @@ def test_silent_source_alerts_and_recovers_when_mentions_return(store_url: str,
                          body=f"Acme review number {index}", published=at)
              for index, at in enumerate(sorted(HOURLY))]
     app.ingestor.ingest(items, NOW)
-    # Runs keep succeeding; the newest mention is from NOW - 1 h, one an hour before that.
-    run(app, health, NOW + timedelta(hours=4), "ok")
-    assert events(app) == []
+    # Runs keep succeeding; the newest mention, published at NOW - 1 h, was stored at NOW
+    # (one an hour before that): silence counts from NOW.
     run(app, health, NOW + timedelta(hours=5), "ok")
+    assert events(app) == []
+    run(app, health, NOW + timedelta(hours=6), "ok")
     assert events(app) == [("tp", SILENT)]
     run(app, health, NOW + timedelta(hours=9), "not_modified")
     assert events(app) == [("tp", SILENT)]  # still silent: no second alert
@@ -203,7 +214,7 @@ def test_silent_source_alerts_and_recovers_when_mentions_return(store_url: str,
     health_titles = sorted(m["title"] for m in receiver.messages
                            if m["title"].startswith("[source"))
     assert health_titles == [
-        "[source recovered] tp is ok again after 5 h silent",
+        "[source recovered] tp is ok again after 4 h silent",
         "[source silent] tp: no new mention for 6 h; usually one every 1 h"]
     with app.store.session() as session:
         assert session.scalars(select(Mention)).all()

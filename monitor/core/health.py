@@ -58,6 +58,9 @@ class SourceRuns:
     last_error: str | None = None
     # Publication times of its latest mentions, any order.
     mention_times: Sequence[datetime] = ()
+    # When the newest of those was stored: a first crawl (or a backfill) brings old
+    # posts, and a source that has just delivered them is not silent.
+    last_stored_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,10 @@ def assess(runs: SourceRuns, previous: str | None, now: datetime,
         return Health(previous or OK, "")
     limit = silence_limit(runs.mention_times, thresholds)
     if limit is not None:
-        quiet = now - max(runs.mention_times)
+        latest = max(runs.mention_times)
+        if runs.last_stored_at is not None:
+            latest = max(latest, runs.last_stored_at)
+        quiet = now - latest
         if quiet >= limit:
             gap = usual_gap(runs.mention_times) or timedelta(0)
             return Health(SILENT, f"no new mention for {describe(quiet)}; usually one every "
