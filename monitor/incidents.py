@@ -33,7 +33,7 @@ from monitor.core.incidents import (
     updated,
 )
 from monitor.core.neardup import signature
-from monitor.store import Alert, Incident, Mention, Store
+from monitor.store import Incident, Mention, Store
 
 # How sources are named in incident texts ("now on Reddit and Trustpilot").
 SITE_NAMES = {
@@ -174,7 +174,7 @@ class Incidents:
                                    f"Incident {row.id}: {step.text}\nOpened: {row.reason}",
                                    Severity.HIGH)
                 if rows:
-                    session.execute(self.store.insert_ignore(Alert), rows)
+                    self.store.queue_alerts(session, rows)
                 queued += len(rows)
         return queued
 

@@ -28,7 +28,7 @@ from monitor.incidents import Incidents, NewComplaint
 from monitor.notify.render import alert_body, alert_title
 from monitor.notify.targets import AlertPlanner, Targets, planned_rows
 from monitor.replies import Replies
-from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Store, Thread
+from monitor.store import Mention, MentionRevision, MentionSighting, Store, Thread
 from monitor.triage import apply_ignore_rules, load_ignore_rules
 from spiders.items import MentionItem, to_utc
 
@@ -234,7 +234,7 @@ class Ingestor:
                 result.count(item.source_id, alerts=len(rows_for_mention))
                 alerts.extend(rows_for_mention)
             if alerts:
-                session.execute(self.store.insert_ignore(Alert), alerts)
+                self.store.queue_alerts(session, alerts)
             result.alerts = len(alerts)
         return result
 

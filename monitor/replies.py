@@ -38,7 +38,7 @@ from monitor.core.classify import Kind, Verdict
 from monitor.core.dedupe import canonical_url
 from monitor.core.templates import Candidate, body_hash, is_template, near_identical, normalise
 from monitor.sla import Destination, SlaClock
-from monitor.store import Alert, Mention, Store
+from monitor.store import Mention, Store
 from monitor.store.models import PublicReply
 from spiders.items import MentionItem, to_utc
 
@@ -135,7 +135,7 @@ class Replies:
             return Recorded(0, 0, [])
         recorded = self.record(session, replies, now)
         if recorded.alerts:
-            session.execute(self.store.insert_ignore(Alert), recorded.alerts)
+            self.store.queue_alerts(session, recorded.alerts)
         return recorded
 
     def _edited_into_complaints(self, session: Session, ids: list[int],

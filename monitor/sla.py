@@ -267,7 +267,7 @@ class SlaClock:
                 "next_attempt_at": send_at or now, "created_at": now, "recipient": recipient,
                 "tier": 0,
             })
-        session.execute(self.store.insert_ignore(Alert), rows)
+        self.store.queue_alerts(session, rows)
 
     def _where(self, mention: Mention) -> str:
         brand = self.brand_names.get(mention.brand or "", mention.brand or "")

@@ -238,3 +238,26 @@ def test_insert_new_skips_stored_keys_and_returns_ids_in_key_order(store_url: st
     assert stored["k1"].reasons == ["rating 1/5"] and stored["k1"].status == "open"
     assert {m.id for m in stored.values()} == {i for i, _ in first + second + third}
     store.close()
+
+
+def test_queue_alerts_keeps_columns_that_only_later_rows_name(store_url: str) -> None:
+    """An executemany takes its columns from the first row: a later row's extra keys
+    (a recipient, an escalation time) must not be dropped on the way in."""
+    store = Store(store_url)
+    store.upgrade()
+    base = {"channel": "ops", "status": "pending", "title": "t", "body": "b",
+            "next_attempt_at": NOW, "created_at": NOW}
+    with store.session() as session:
+        store.queue_alerts(session, [
+            {**base, "idempotency_key": "k1"},
+            {**base, "idempotency_key": "k2", "recipient": "ann", "tier": 1,
+             "escalate_at": NOW + timedelta(minutes=15)},
+            {**base, "idempotency_key": "k1"},  # a repeat: skipped
+        ])
+    with store.session() as session:
+        rows = {a.idempotency_key: a for a in session.scalars(select(Alert))}
+    assert sorted(rows) == ["k1", "k2"]
+    assert (rows["k1"].recipient, rows["k1"].tier, rows["k1"].purpose) == (None, 0, "mention")
+    assert (rows["k2"].recipient, rows["k2"].tier, rows["k2"].escalate_at) == (
+        "ann", 1, NOW + timedelta(minutes=15))
+    store.close()

@@ -122,6 +122,22 @@ class Store:
         executed with a list of rows it is one cached statement, sent in batches."""
         return self.insert(model).on_conflict_do_nothing()
 
+    def queue_alerts(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert outbox rows in one statement, skipping idempotency keys already there.
+
+        An executemany takes its columns from the first row and silently drops keys the
+        others add, so every row is completed here with the columns' defaults first.
+        """
+        if not rows:
+            return
+        names = sorted({name for row in rows for name in row})
+        table = Alert.__table__  # type: ignore[attr-defined]
+        defaults = {name: (column.default.arg if column.default is not None
+                           and column.default.is_scalar else None)
+                    for name in names for column in [table.c[name]]}
+        session.execute(self.insert_ignore(Alert),
+                        [{**defaults, **row} for row in rows])
+
     def insert(self, model: Any) -> Any:
         """This dialect's INSERT on the Core table, for an ``on_conflict_do_update``."""
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
