@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from monitor.demo_data import BRANDS, SAMPLES
+
+# The demo's one web account; the demo listens on 127.0.0.1 only.
+DEMO_PASSWORD = "demo"
 
 log = logging.getLogger(__name__)
 FEEDS = ("reviews", "social", "news")
@@ -84,7 +88,7 @@ def _serve(feeds: SampleFeeds) -> ThreadingHTTPServer:
     return server
 
 
-def demo_config(directory: Path, port: int) -> str:
+def demo_config(directory: Path, port: int, web_port: int | None = None) -> str:
     brands = "".join(
         f'[brands.{key}]\nname = "{name}"\nkeywords = {keywords!r}\n\n'.replace("'", '"')
         for key, (name, keywords) in BRANDS.items()
@@ -100,8 +104,27 @@ def demo_config(directory: Path, port: int) -> str:
         '[daemon]\njitter = 0\nautothrottle = false\n\n'
         '[[routes]]\nkinds = ["complaint", "question"]\nmin_severity = "low"\n'
         'channels = ["console"]\n\n'
-        f"{brands}{sources}"
+        f"{brands}{sources}{_demo_web(web_port) if web_port else ''}"
     )
+
+
+def _demo_web(port: int) -> str:
+    """The triage inbox on 127.0.0.1 with one demo account (user demo, password demo)."""
+    import secrets
+
+    from monitor.web.security import hash_password
+
+    return (
+        f'[web]\nhost = "127.0.0.1"\nport = {port}\nbase_url = "http://127.0.0.1:{port}"\n'
+        f'secret = "{secrets.token_hex(16)}"\n\n'
+        f'[web.users.demo]\npassword_hash = "{hash_password(DEMO_PASSWORD)}"\nrole = "admin"\n'
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_demo(directory: Path | None, duration: float, every: float) -> int:
@@ -119,9 +142,12 @@ def run_demo(directory: Path | None, duration: float, every: float) -> int:
         feeds.add_next()
     server = _serve(feeds)
     config_path = directory / "demo.toml"
-    config_path.write_text(demo_config(directory, server.server_address[1]), encoding="utf-8")
+    web_port = _free_port()
+    config_path.write_text(demo_config(directory, server.server_address[1], web_port),
+                           encoding="utf-8")
     print(f"review-monitor demo: sample feeds at http://127.0.0.1:{server.server_address[1]}/feeds/"
           f"; state in {directory}; config {config_path}")
+    print(f"Triage inbox: http://127.0.0.1:{web_port}/ (user demo, password {DEMO_PASSWORD})")
     print("A new sample mention appears every few seconds; alerts print below. Ctrl-C stops.",
           flush=True)
     app = make_app(load_config(config_path))
