@@ -181,8 +181,9 @@ class NotifyConfig(_Strict):
     # -- alert path (docs/alerting.md) --
     # Outside [hours]: "send" everything at once, or "batch": critical alerts go at once
     # (and page the on-call member of page_oncall), the rest wait for business hours
-    # and arrive as one message per channel.
-    after_hours: Literal["send", "batch"] = "send"
+    # and arrive as one message per channel. Unset: "batch" when the file states its
+    # support hours ([hours]), "send" when it does not (we do not know them).
+    after_hours: Literal["send", "batch"] | None = None
     # The [oncall.NAME] schedule paged for critical mentions after hours ("" = none).
     page_oncall: str = ""
     # Storm protection: more than rate_limit alerts to one channel within rate_window
@@ -521,6 +522,8 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
         problems: list[str] = []
+        if self.notify.after_hours is None:
+            self.notify.after_hours = "batch" if "hours" in self.model_fields_set else "send"
         for brand_key, brand in self.brands.items():
             if not brand.name:
                 brand.name = brand_key

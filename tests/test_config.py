@@ -149,3 +149,16 @@ def test_one_source_of_each_kind_passes_check_config(tmp_path: Path,
     path = write(tmp_path, f'[brands.acme]\nkeywords = ["acme"]\n\n{blocks}')
     assert main(["check-config", str(path)]) == 0, capsys.readouterr().err
     assert "9 sources (9 enabled)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", "send"),                                               # hours unknown: at once
+    ('[hours]\ntimezone = "Europe/Oslo"\n', "batch"),          # stated hours: batched
+    ('[notify]\nafter_hours = "send"\n[hours]\ntimezone = "Europe/Oslo"\n', "send"),
+    ('[notify]\nafter_hours = "batch"\n', "batch"),
+])
+def test_after_hours_batching_follows_stated_support_hours(tmp_path: Path, text: str,
+                                                           expected: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config(path).notify.after_hours == expected
