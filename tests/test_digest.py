@@ -433,7 +433,9 @@ def test_crash_mid_send_is_not_sent_twice(store_url: str, smtp: SmtpSink,
     # The operator decides: --send refuses, --send --resend sends it once more.
     config_path = _write_config(tmp_path, store_url, [smtp.url()])
     assert _cli(config_path, "--send") == 1
-    assert "already sent" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "digest acme-weekly 2026-W47: the last send was interrupted and may have been "
+        "delivered; add --resend to send it again")
     assert _cli(config_path, "--send", "--resend") == 0
     assert "sent to 2 recipients" in capsys.readouterr().out
     assert len(smtp.messages) == 2
@@ -665,13 +667,26 @@ def test_cli_help_lists_the_digest_command(capsys: pytest.CaptureFixture[str]) -
 
 def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     config, store, _ids = seeded(f"sqlite:///{tmp_path / 's.db'}")
+    with store.session() as session:  # hostile reviews: the layout and the order hold
+        session.add_all([
+            mention("tp", h(7), title="A" * 300, body="B" * 2000, author="C" * 200,
+                    sla_due_at=h(8)),
+            mention("tp", h(8), title="\u202eGNIHTYREVE DETAEHC\u202c then ours",
+                    author="<b>eve</b>\u202e", sla_due_at=h(9)),
+            mention("reddit", h(9), language="ar", title="توصيل متأخر جدا", author="سارة"),
+        ])
     rendered = render(build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW),
                       "[Acme]")
+    for part in (rendered.html, rendered.text):
+        assert "\u202e" not in part and "\u202c" not in part
+    assert "<bdi>GNIHTYREVE DETAEHC then ours</bdi>" in rendered.html
+    assert "<bdi>&lt;b&gt;eve&lt;/b&gt;</bdi>" in rendered.html
     path = tmp_path / "digest.html"
     path.write_text(rendered.preview_html(), encoding="utf-8")
     checks = _screenshot(path, "digest-week.png")
     assert checks["images"] == 2 and checks["broken"] == 0
     assert checks["title"].startswith("[Acme] Acme, week 47")
+    # A 300-letter title wraps instead of making the e-mail 15,000 px wide.
     assert checks["overflow"] <= 0, "the e-mail is wider than a phone screen"
 
 
@@ -861,3 +876,88 @@ def test_cli_without_digests_previews_every_brand_and_refuses_to_send(
     assert capsys.readouterr().err.strip() == (
         f"{bad}: digests[0].recipients: plain addresses need an [smtp] section (or write them "
         "as mailto:// URLs)")
+
+
+# -- found in review --------------------------------------------------------------------------
+
+
+def test_a_brand_no_source_watches_is_stated_not_called_quiet(store_url: str) -> None:
+    """A digest for a brand without a source is blind, not quiet; a brand beside others
+    with no source of its own is named."""
+    config = digest_config(store_url, brands=["other"])
+    config.sources = [source for source in config.sources if source.brand == "acme"]
+    store = Store(config.store.url)
+    store.upgrade()
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    assert digest.scope.source_ids == () and digest.blind
+    rendered = render(digest, "[Other]", charts=False)
+    assert rendered.subject == ("[Other] Other Co, week 47: no source watches it, so no "
+                                "complaint can be seen")
+    assert ("No enabled source watches Other Co: this digest cannot see a single complaint."
+            in rendered.text)
+    assert "No enabled source watches Other Co" in rendered.html
+    both = config.digests[0].model_copy(update={"brands": ["acme", "other"]})
+    digest = build_digest(store, config, both, IsoWeek.parse(WEEK), NOW)
+    assert digest.scope.unwatched == ("Other Co",)
+    assert ("No enabled source watches Other Co: zero mentions of it means no coverage, not "
+            "no complaints.") in render(digest, charts=False).text
+
+
+def test_themes_leave_out_the_brands_keywords(store_url: str) -> None:
+    config = digest_config(store_url)
+    config.brands["acme"].keywords = ["acme", "acmeshop", "acme app"]
+    store = Store(config.store.url)
+    store.upgrade()
+    with store.session() as session:
+        for hour in range(3):
+            session.add(mention("tp", h(10 + hour), body="acmeshop app crashes again"))
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    assert [(t.phrase, t.mentions) for t in digest.themes] == [("app crashes", 3)]
+
+
+def test_cli_errors_and_unfinished_weeks(tmp_path: Path, smtp: SmtpSink,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    _config, store, _ids = seeded(store_url)
+    path = _write_config(tmp_path, store_url, [smtp.url()])
+    # An --out that cannot be written: one line, exit 2 (a traceback before).
+    assert _cli(path, "--week", WEEK, "--out", str(tmp_path / "no" / "d.html")) == 2
+    out = capsys.readouterr().out
+    assert out == f"{tmp_path / 'no' / 'd.html'}: cannot write the digest there: No such file or directory\n"
+    # The running week: a preview says so; --send refuses and records nothing (recorded as
+    # sent, the full week's digest would never go out on Monday).
+    text = tmp_path / "d.txt"
+    assert _cli(path, "--week", "2026-W48", "--text", str(text)) == 0
+    assert "This week is not over yet: the counts are up to Mon 23 Nov 08:00." in \
+        text.read_text(encoding="utf-8")
+    for week in ("2026-W48", "2026-W52"):
+        assert _cli(path, "--week", week, "--send") == 2
+        assert "is not over until Mon" in capsys.readouterr().out
+    assert runs(store) == [] and smtp.messages == []
+    # A finished week is not marked partial.
+    assert _cli(path, "--week", WEEK, "--text", str(text)) == 0
+    assert "not over yet" not in text.read_text(encoding="utf-8")
+
+
+def test_cli_send_retries_a_failed_run_at_once_and_says_when_it_was_sent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    config, store, _ids = seeded(store_url)
+    port = _free_port()
+    path = _write_config(tmp_path, store_url,
+                         [f"mailto://127.0.0.1:{port}?to=lead@example.com&from=d@example.com"])
+    assert _cli(path, "--week", WEEK, "--send") == 1  # nothing listening
+    capsys.readouterr()
+    sink = start_sink(port)
+    try:
+        # Fixed a minute later: --send sends now, not "already sent" until the retry time.
+        later = NOW + timedelta(minutes=1)
+        assert _cli(path, "--week", WEEK, "--send", now=later) == 0
+        assert "sent to 1 recipient\n" in capsys.readouterr().out
+        assert len(sink.messages) == 1
+        assert _cli(path, "--week", WEEK, "--send", now=later) == 1
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            "digest acme-weekly 2026-W47: already sent on 2026-11-23 07:01 UTC; add --resend "
+            "to send it again")
+    finally:
+        sink.controller.stop()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from monitor.core.digest import (
+    MAX_WORD,
     CoverageGap,
     HealthEvent,
     IsoWeek,
@@ -14,6 +15,7 @@ from monitor.core.digest import (
     complaint_themes,
     coverage_gaps,
     day_starts,
+    display_text,
     due_digest,
     format_hours,
     parse_schedule,
@@ -289,3 +291,37 @@ def test_themes_do_not_cross_punctuation() -> None:
              (2, "Wrong order; late delivery (again) - don’t ship")]
     phrases = {t.phrase: t.mentions for t in complaint_themes(texts)}
     assert phrases == {"order": 2, "late delivery": 2, "ship": 2}
+
+
+def test_themes_do_not_cross_a_line_break() -> None:
+    """The digest reads "title\\nbody": the title's last word and the body's first are not a
+    phrase ("rlo trick nobody" was a theme before)."""
+    texts = [(1, "Refund trick\nNobody answers"), (2, "Refund trick\nNobody answers")]
+    phrases = {t.phrase: t.mentions for t in complaint_themes(texts)}
+    assert phrases == {"refund trick": 2, "nobody answers": 2}
+
+
+def test_themes_skip_overlong_words() -> None:
+    """A 2,000-letter 'word' typed in anger is not a theme, and not part of one."""
+    shout = "a" * 2000
+    texts = [(1, f"{shout} late delivery"), (2, f"{shout} late delivery")]
+    assert [t.phrase for t in complaint_themes(texts)] == ["late delivery"]
+    word = "x" * MAX_WORD
+    assert [t.phrase for t in complaint_themes([(1, word), (2, word)])] == [word]
+
+
+@pytest.mark.parametrize("text,limit,expected", [
+    (None, None, ""),
+    ("  Late\n\tdelivery  ", None, "Late delivery"),
+    # An RLO would reverse the rest of the line (ours too); isolates and embeddings go.
+    ("\u202eGNIHTYREVE\u202c ok", None, "GNIHTYREVE ok"),
+    ("a\u2066b\u2067c\u2068d\u2069e\u202af\u202bg\u202dh", None, "abcdefgh"),
+    # Zero-width and soft-hyphen tricks go; joiners that scripts need stay.
+    ("re\u200bfu\u00adnd\ufeff", None, "refund"),
+    ("\u0645\u0631\u062d\u0628\u0627 \u200f!", None, "\u0645\u0631\u062d\u0628\u0627 \u200f!"),
+    ("\U0001f468\u200d\U0001f469", None, "\U0001f468\u200d\U0001f469"),
+    ("abcdef", 4, "abc…"),
+    ("ab   cd", 5, "ab cd"),
+])
+def test_display_text(text: str | None, limit: int | None, expected: str) -> None:
+    assert display_text(text, limit) == expected

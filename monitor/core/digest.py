@@ -257,6 +257,30 @@ def format_age(delta: timedelta) -> str:
     return format_hours(delta.total_seconds() / 3600)
 
 
+# -- review text shown in the digest ---------------------------------------------------
+
+# Bidirectional embedding, override and isolate controls (LRE, RLE, PDF, LRO, RLO, LRI,
+# RLI, FSI, PDI). A review may carry them on purpose (an RLO turns "refund" into
+# "dnufer" and reverses whatever follows it on the line, ours included); real text
+# in any script reads right without them. Marks (LRM, RLM) are kept: they do not spill.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A)], None)
+# Other invisible format characters that only hide or disguise text in one line.
+_INVISIBLE = dict.fromkeys([0x200B, 0x2060, 0xFEFF, 0x00AD], None)
+
+
+def display_text(text: str | None, limit: int | None = None) -> str:
+    """Review text (a title, an author, a reply) made safe to show on one line: bidi
+    controls and invisible characters removed, whitespace runs made one space, and cut
+    at ``limit`` characters with an ellipsis. HTML escaping is the template's job."""
+    if not text:
+        return ""
+    cleaned = " ".join(text.translate(_BIDI_CONTROLS).translate(_INVISIBLE).split())
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
 # -- coverage -------------------------------------------------------------------------
 
 UNHEALTHY = ("blocked", "failing", "silent")
@@ -341,17 +365,26 @@ _WORD_OR_MARK = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]", re.UNICODE)
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
+# A longer "word" is not a word a reader would recognise as a theme (a pasted token, a
+# run of letters typed in anger): it breaks a phrase instead of heading the list.
+MAX_WORD = 30
+
+
 def _tokens(text: str, extra_stop: frozenset[str]) -> list[str | None]:
-    """Casefolded NFKC word tokens; None marks a stop word, a number, a short word or a
-    punctuation mark, which breaks a phrase."""
+    """Casefolded NFKC word tokens; None marks a stop word, a number, a short or overlong
+    word, a punctuation mark or a line break, which breaks a phrase (a title and the body
+    under it are not one sentence)."""
     tokens: list[str | None] = []
-    for raw in _WORD_OR_MARK.findall(unicodedata.normalize("NFKC", text).casefold()):
-        word = raw.replace("_", "").replace("'", "").replace("’", "")
-        if not word or not _HAS_LETTER.search(word) or word in STOP_WORDS \
-                or word in extra_stop or (len(word) < 3 and word.isascii()):
-            tokens.append(None)
-        else:
-            tokens.append(word)
+    for line in unicodedata.normalize("NFKC", text).casefold().splitlines():
+        tokens.append(None)
+        for raw in _WORD_OR_MARK.findall(line):
+            word = raw.replace("_", "").replace("'", "").replace("’", "")
+            if not word or not _HAS_LETTER.search(word) or word in STOP_WORDS \
+                    or word in extra_stop or (len(word) < 3 and word.isascii()) \
+                    or len(word) > MAX_WORD:
+                tokens.append(None)
+            else:
+                tokens.append(word)
     return tokens
 
 

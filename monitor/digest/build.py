@@ -26,6 +26,7 @@ from monitor.core.digest import (
     complaint_themes,
     coverage_gaps,
     day_starts,
+    display_text,
     format_age,
     format_hours,
     parse_schedule,
@@ -58,23 +59,38 @@ class Scope:
     top: int
     # The web inbox ([web] base_url), for "open in the inbox" links; None without [web].
     inbox_url: str | None = None
+    # Brands of the scope that no enabled source watches (display names): the digest
+    # cannot see their complaints at all, and says so.
+    unwatched: tuple[str, ...] = ()
+    # The brands' names and keywords: not a complaint theme ("acme" in every complaint).
+    brand_words: tuple[str, ...] = ()
 
     @staticmethod
     def of(config: Config, digest: DigestConfig | None) -> Scope:
         inbox = config.web.base_url.rstrip("/") if config.web is not None else None
-        if digest is None:
-            sources = tuple(source.id for source in config.sources if source.enabled)
-            return Scope("all", "All brands", (), sources, "UTC", 10, inbox)
-        brands = tuple(digest.brands)
-        sources = tuple(source.id for source in config.sources if source.enabled and (
+        brands = tuple(digest.brands) if digest is not None else ()
+        keys = brands or tuple(config.brands)
+        enabled = [source for source in config.sources if source.enabled]
+        sources = tuple(source.id for source in enabled if (
             not brands or source.brand is None or source.brand in brands))
+        # A source of no brand reads every brand's keywords.
+        watched = {source.brand for source in enabled}
+        unwatched = () if None in watched else tuple(
+            config.brands[key].name or key for key in keys if key not in watched)
+        # Whole names, but only one-word keywords ("acme app" must not hide "app crashes").
+        words = tuple(word for key in keys for word in (
+            key, config.brands[key].name,
+            *(keyword for keyword in config.brands[key].keywords if len(keyword.split()) == 1))
+            if word)
+        if digest is None:
+            return Scope("all", "All brands", (), sources, "UTC", 10, inbox, unwatched, words)
         if brands:
             title = ", ".join(config.brands[key].name or key for key in brands)
         else:
             names = [brand.name or key for key, brand in config.brands.items()]
             title = ", ".join(names) if 0 < len(names) <= 3 else "All brands"
         return Scope(digest.name, title, brands, sources, parse_schedule(digest.schedule).zone,
-                     digest.top, inbox)
+                     digest.top, inbox, unwatched, words)
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,17 @@ class Digest:
     @property
     def quiet(self) -> bool:
         return self.mentions.current == 0
+
+    @property
+    def partial(self) -> bool:
+        """Built before the week ended (a preview of the running week): counts so far."""
+        return self.built_at < self.end
+
+    @property
+    def blind(self) -> bool:
+        """Something to say under "coverage": the numbers may not be the whole story."""
+        return bool(self.coverage or self.silent_sources or self.scope.unwatched
+                    or not self.scope.source_ids)
 
     @property
     def template_rate(self) -> float | None:
@@ -431,8 +458,8 @@ class _Builder:
             .where(col(Mention.id).in_(list(ids)))
         ).all()
         return [
-            MentionLink(_id(row[0]), str(row[1]), row[2], _headline(row[3], row[4]), row[5],
-                        row[6], str(row[7]),
+            MentionLink(_id(row[0]), str(row[1]), row[2], _headline(row[3], row[4]),
+                        display_text(row[5], 80) or None, row[6], str(row[7]),
                         "replied" if row[8] is not None and row[8] <= self.now else "")
             for row in rows
         ]
@@ -486,7 +513,7 @@ class _Builder:
             detail = details.get(_id(thread_id))
             if detail is None:
                 continue
-            author = detail[1] or str(detail[4]).split(":", 1)[-1]
+            author = display_text(detail[1] or str(detail[4]).split(":", 1)[-1], 80)
             threads.append(FollowUpThread(author, str(detail[2]), int(count), first_at, last_at,
                                           detail[3]))
         return total, threads
@@ -515,7 +542,7 @@ class _Builder:
         ).all()
         return (Trend("replies", this_week, total - this_week),
                 Trend("templates", templates_this_week, templates - templates_this_week),
-                [TemplateExample(_shorten(str(body), 400), int(count))
+                [TemplateExample(display_text(str(body), 400), int(count))
                  for _hash, count, body in examples])
 
     def _outcomes(self) -> tuple[int, list[MentionLink]]:
@@ -548,7 +575,8 @@ class _Builder:
             .order_by(col(Incident.mentions).desc(), col(Incident.opened_at)).limit(self.top)
         ).scalars().all()
         return total, [
-            IncidentRow(int(row.id or 0), row.brand, row.cause, row.status, row.reason,
+            IncidentRow(int(row.id or 0), row.brand, row.cause, row.status,
+                        display_text(row.reason, 300),
                         row.opened_at, row.closed_at, row.mentions, tuple(row.sources or ()))
             for row in rows
         ]
@@ -586,17 +614,12 @@ class _Builder:
             .order_by(col(Mention.first_seen_at).desc()).limit(THEME_SAMPLE)
         ).all()
         texts = [(_id(row[0]), f"{row[1] or ''}\n{row[2] or ''}") for row in rows]
-        ignore = list(self.scope.brands) + [self.scope.title]
+        ignore = [*self.scope.brands, self.scope.title, *self.scope.brand_words]
         return complaint_themes(texts, top=self.top, ignore=ignore), len(texts)
 
 
 def _headline(title: str | None, body: str | None) -> str:
-    text = (title or "").strip() or (body or "").strip() or "(no text)"
-    return _shorten(" ".join(text.split()), 140)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return display_text(title, 140) or display_text(body, 140) or "(no text)"
 
 
 def _with_note(link: MentionLink, note: str) -> MentionLink:

@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from monitor.errors import ConfigError
 
@@ -39,7 +40,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     from monitor.cli import _load
-    from monitor.core.digest import IsoWeek, due_digest, parse_schedule
+    from monitor.core.digest import IsoWeek, due_digest, parse_schedule, week_bounds
     from monitor.digest.build import build_digest
     from monitor.digest.render import render
     from monitor.digest.runner import DigestRunner, write_preview
@@ -63,6 +64,15 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     else:
         schedule = parse_schedule(digest.schedule if digest else "mon 00:00 UTC")
         week = due_digest(schedule, moment).week
+    if args.send and digest is not None:
+        zone = parse_schedule(digest.schedule).zone
+        _start, end = week_bounds(week, zone)
+        if moment < end:
+            # Recorded as sent, the full week's digest would never go out.
+            over = end.astimezone(ZoneInfo(zone))
+            raise ConfigError([
+                f"--send: week {week} is not over until {over:%a %d %b %Y %H:%M} {zone}; only "
+                "a finished week is sent (preview it with --out)"])
     store = Store(config.store.url)
     store.upgrade()
     try:
@@ -76,13 +86,12 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
                   f"wrote {written}")
         if args.send and digest is not None:
             runner = DigestRunner(config, store, lambda: now or datetime.now(UTC))
-            result = runner.run(digest, week, resend=args.resend)
+            result = runner.run(digest, week, resend=args.resend, manual=True)
             if result.status == "sent":
                 print(f"digest {result.scope} {result.week}: sent to {result.recipients} "
-                      "recipients")
+                      f"recipient{'' if result.recipients == 1 else 's'}")
             elif result.status == "skipped":
-                print(f"digest {result.scope} {result.week}: already sent (or being sent); "
-                      "add --resend to send it again", file=sys.stderr)
+                print(f"digest {result.scope} {result.week}: {result.error}", file=sys.stderr)
                 return 1
             else:
                 print(f"error: digest {result.scope} {result.week}: {result.error}",

@@ -83,6 +83,8 @@ def period(digest: Digest) -> str:
 def subject(digest: Digest, prefix: str) -> str:
     head = f"{prefix} " if prefix else ""
     head += f"{digest.scope.title}, week {digest.week.week}: "
+    if not digest.scope.source_ids:
+        return head + "no source watches it, so no complaint can be seen"
     if digest.quiet:
         return head + "a quiet week" + (f", {digest.open_total} still open"
                                         if digest.open_total else "")
@@ -131,8 +133,9 @@ def render(digest: Digest, subject_prefix: str = "", charts: bool = True) -> Ren
         "tiles": _tiles(digest),
         "images": {name: f"cid:{CHART_IDS[name]}" if name in images else ""
                    for name in CHART_IDS},
-        "per_day_alt": ", ".join(f"{day[0]} {day[1]}" for day in digest.per_day),
-        "buckets_alt": ", ".join(f"{label} {count}" for label, count in digest.response.buckets),
+        "per_day_alt": ", ".join(f"{day[0]}: {day[1]}" for day in digest.per_day),
+        "buckets_alt": ", ".join(f"{label}: {count}" for label, count
+                                 in digest.response.buckets),
         "preheader": title,
     }
     html = _environment(True, digest.scope.zone).get_template("digest.html.j2").render(context)

@@ -41,7 +41,7 @@ from monitor.core.digest import IsoWeek, due_digest, parse_schedule
 from monitor.digest.build import build_digest
 from monitor.digest.render import Rendered, render
 from monitor.digest.send import SmtpTarget, build_message, message_id, send_message, smtp_targets
-from monitor.errors import MonitorError, NotifyError
+from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.store import Store
 from monitor.store.models import DigestRun
 
@@ -122,17 +122,19 @@ class DigestRunner:
 
     # -- one run ----------------------------------------------------------------------------
 
-    def run(self, digest: DigestConfig, week: IsoWeek, resend: bool = False) -> RunResult:
+    def run(self, digest: DigestConfig, week: IsoWeek, resend: bool = False,
+            manual: bool = False) -> RunResult:
         """Claim, build, render and send one digest. With ``resend`` a sent or interrupted
-        run is sent again (on purpose, from the command line)."""
+        run is sent again (on purpose, from the command line); ``manual`` (the command
+        line) retries a failed run now instead of waiting for its retry time."""
         scope, week_text = digest.name, str(week)
         targets = smtp_targets(digest, self.config.smtp)
         now = self.clock()
-        run_id = self._claim(scope, week_text, now, resend)
+        run_id = self._claim(scope, week_text, now, resend, manual)
         if run_id is None:
-            log.info("digest_skipped digest=%s week=%s: already sent or being sent", scope,
-                     week_text)
-            return RunResult(scope, week_text, "skipped")
+            reason = self._why_not(scope, week_text)
+            log.info("digest_skipped digest=%s week=%s: %s", scope, week_text, reason)
+            return RunResult(scope, week_text, "skipped", error=reason)
         try:
             built = build_digest(self.store, self.config, digest, week, now)
             rendered = render(built, digest.subject_prefix)
@@ -182,7 +184,26 @@ class DigestRunner:
                 select(DigestRun).where(col(DigestRun.scope) == scope, col(DigestRun.week) == week)
             ).scalar_one_or_none()
 
-    def _claim(self, scope: str, week: str, now: datetime, resend: bool) -> int | None:
+    def _why_not(self, scope: str, week: str) -> str:
+        """Why a claim was refused, in words the person at the command line can act on."""
+        row = self._row(scope, week)
+        if row is None:
+            return "not sent: the store refused the claim; try again"
+        if row.status == "sent":
+            when = f" on {row.sent_at:%Y-%m-%d %H:%M} UTC" if row.sent_at else ""
+            return f"already sent{when}; add --resend to send it again"
+        if row.status == "interrupted":
+            return ("the last send was interrupted and may have been delivered; add --resend "
+                    "to send it again")
+        if row.status == "failed":
+            return (f"failed ({row.error or 'no error recorded'}); retried automatically "
+                    f"from {row.next_attempt_at:%Y-%m-%d %H:%M} UTC" if row.next_attempt_at
+                    else f"failed ({row.error or 'no error recorded'})")
+        return ("another process is sending it right now; try again in a few minutes if it "
+                "does not arrive")
+
+    def _claim(self, scope: str, week: str, now: datetime, resend: bool,
+               manual: bool = False) -> int | None:
         """The row's id if this process may send it now, else None (someone else has it, or
         it went out)."""
         table = DigestRun.__table__  # type: ignore[attr-defined]
@@ -195,7 +216,7 @@ class DigestRunner:
             ).scalar_one_or_none()
         if inserted is not None:
             return int(inserted)
-        failed_due = col(DigestRun.status) == "failed" if resend else and_(
+        failed_due = col(DigestRun.status) == "failed" if resend or manual else and_(
             col(DigestRun.status) == "failed",
             or_(col(DigestRun.next_attempt_at).is_(None), col(DigestRun.next_attempt_at) <= now))
         takeable = or_(
@@ -249,7 +270,13 @@ def _one_line(error: BaseException) -> str:
 
 
 def write_preview(rendered: Rendered, html_path: Path | None, text_path: Path | None) -> None:
-    if html_path is not None:
-        html_path.write_text(rendered.preview_html(), encoding="utf-8")
-    if text_path is not None:
-        text_path.write_text(rendered.text, encoding="utf-8")
+    """Write the preview files; ConfigError (one line) when a path cannot be written."""
+    for path, content in ((html_path, rendered.preview_html() if html_path else ""),
+                          (text_path, rendered.text)):
+        if path is None:
+            continue
+        try:
+            path.write_text(content, encoding="utf-8")
+        except OSError as error:
+            raise ConfigError([f"{path}: cannot write the digest there: "
+                               f"{error.strerror or type(error).__name__}"]) from None
