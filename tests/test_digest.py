@@ -31,7 +31,7 @@ from monitor.digest.runner import LEASE
 from monitor.digest.send import SmtpTarget, send_message, smtp_targets
 from monitor.errors import ConfigError
 from monitor.store import Mention, Store
-from monitor.store.models import DigestRun
+from monitor.store.models import DigestRun, SourceEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -961,3 +961,40 @@ def test_cli_send_retries_a_failed_run_at_once_and_says_when_it_was_sent(
             "to send it again")
     finally:
         sink.controller.stop()
+
+
+def test_a_thank_you_follow_up_is_not_unanswered(store_url: str) -> None:
+    """hans's two open follow-ups count; a third that only says thanks does not."""
+    config, store, ids = seeded(store_url)
+    with store.session() as session:
+        thread_id = session.get(Mention, ids["m14"]).thread_id  # type: ignore[union-attr]
+        session.add(mention("reddit", h(99), kind="praise", severity="low", author="hans",
+                            body="Thanks, it arrived!", thread_id=thread_id, thread_position=4))
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    (thread,) = digest.follow_ups
+    assert (thread.author, thread.unanswered) == ("hans", 2)
+    assert thread.last_at == h(95)
+
+
+def test_a_new_installation_does_not_send_a_digest_of_a_week_nobody_watched(
+        store_url: str, smtp: SmtpSink) -> None:
+    """First start on Monday 07:00 local, the first crawl stores a mention at once: the
+    08:00 run must not mail "a quiet week, every source silent" about last week. The next
+    Monday's digest (a week that was watched) goes out as usual."""
+    config = digest_config(store_url, recipients=[smtp.url()])
+    store = Store(config.store.url)
+    store.upgrade()
+    assert DigestRunner(config, store, Clock(NOW)).run_due() == []
+    with store.session() as session:  # the first crawl, after the week ended
+        session.add(mention("tp", END + timedelta(hours=6)))
+    assert DigestRunner(config, store, Clock(NOW + timedelta(minutes=1))).run_due() == []
+    assert runs(store) == [] and smtp.messages == []
+    results = DigestRunner(config, store, Clock(NOW + timedelta(days=7))).run_due()
+    assert [(r.week, r.status) for r in results] == [("2026-W48", "sent")]
+    # A source health record before the week's end is evidence of watching too (a monitor
+    # whose sources were all blocked is not new: that digest must go out).
+    other = digest_config(store_url, recipients=[smtp.url()], name="blocked-weekly")
+    with store.session() as session:
+        session.add(SourceEvent(source_id="gp", at=h(-1), status="blocked"))
+    assert [(r.week, r.status) for r in DigestRunner(other, store, Clock(NOW)).run_due()] \
+        == [(WEEK, "sent")]

@@ -482,9 +482,10 @@ class _Builder:
                        for i in ids]
 
     def _follow_ups(self) -> tuple[int, list[FollowUpThread]]:
+        # A "thanks, sorted!" needs no answer: praise is not an unanswered follow-up.
         where = and_(
             self._brand(col(Mention.brand)), col(Mention.thread_position) >= 2,
-            col(Mention.thread_id).is_not(None),
+            col(Mention.thread_id).is_not(None), col(Mention.kind) != "praise",
             col(Mention.status).in_(OPEN_STATES), col(Mention.first_reply_at).is_(None),
             col(Mention.removed_at).is_(None), col(Mention.first_seen_at) < self.end,
         )

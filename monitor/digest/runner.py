@@ -37,13 +37,13 @@ from sqlalchemy import and_, or_, select, update
 from sqlmodel import col
 
 from monitor.config import Config, DigestConfig
-from monitor.core.digest import IsoWeek, due_digest, parse_schedule
+from monitor.core.digest import IsoWeek, due_digest, parse_schedule, week_bounds
 from monitor.digest.build import build_digest
 from monitor.digest.render import Rendered, render
 from monitor.digest.send import SmtpTarget, build_message, message_id, send_message, smtp_targets
 from monitor.errors import ConfigError, MonitorError, NotifyError
-from monitor.store import Store
-from monitor.store.models import DigestRun
+from monitor.store import Mention, Store
+from monitor.store.models import DigestRun, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class DigestRunner:
         self.clock = clock
         # The SMTP call, replaceable so a test can make a server "crash" mid-send.
         self.send = send
+        self._unwatched_logged: set[tuple[str, str]] = set()
 
     # -- the daemon's side -------------------------------------------------------------
 
@@ -105,6 +106,8 @@ class DigestRunner:
             -> RunResult | None:
         row = self._row(digest.name, str(week))
         if row is None:
+            if not self._watched_before(digest, week):
+                return None
             return self.run(digest, week)
         if row.status == "sent" or row.status == "interrupted":
             return None
@@ -119,6 +122,29 @@ class DigestRunner:
         if row.status == "pending" and _stale(row, now):
             return self.run(digest, week)
         return None
+
+    def _watched_before(self, digest: DigestConfig, week: IsoWeek) -> bool:
+        """Was the monitor running before the week ended? A new installation (or a digest
+        added to it) would otherwise send, at its first start, a "quiet week" about a week
+        nobody watched, every source listed as silent. Evidence: a mention first seen, a
+        source health change, or an earlier digest of this scope, before the week's end."""
+        _start, end = week_bounds(week, parse_schedule(digest.schedule).zone)
+        with self.store.session() as session:
+            for query in (
+                select(col(Mention.id)).where(col(Mention.first_seen_at) < end),
+                select(col(SourceEvent.id)).where(col(SourceEvent.at) < end),
+                select(col(DigestRun.id)).where(col(DigestRun.scope) == digest.name,
+                                                col(DigestRun.created_at) < end),
+            ):
+                if session.execute(query.limit(1)).first() is not None:
+                    return True
+        key = (digest.name, str(week))
+        if key not in self._unwatched_logged:
+            self._unwatched_logged.add(key)
+            log.info("digest_not_due digest=%s week=%s: nothing was monitored before the week "
+                     "ended (a new installation); the first digest is for the next full week",
+                     digest.name, week)
+        return False
 
     # -- one run ----------------------------------------------------------------------------
 
