@@ -528,6 +528,8 @@ def test_the_daemon_loop_checks_on_start_and_stops_promptly(store_url: str,
     (["ftp://x"], None, "recipients[0]: use a mailto:// or mailtos:// URL or an e-mail address"),
     (["lead@example.com"], None, "plain addresses need an [smtp] section"),
     (["mailto://127.0.0.1:25"], None, "recipients[0]: not a usable mailto URL"),
+    (["mailto://127.0.0.1:99999?to=a@example.com&from=d@example.com"], None,
+     "recipients[0]: port 99999 is out of range (1 to 65535)"),
     ([], None, "add at least one mailto:// URL or e-mail address"),
 ])
 def test_recipient_problems_are_one_line_each(recipients: list[str], smtp: dict[str, Any] | None,
@@ -998,3 +1000,19 @@ def test_a_new_installation_does_not_send_a_digest_of_a_week_nobody_watched(
         session.add(SourceEvent(source_id="gp", at=h(-1), status="blocked"))
     assert [(r.week, r.status) for r in DigestRunner(other, store, Clock(NOW)).run_due()] \
         == [(WEEK, "sent")]
+
+
+def test_bcc_recipients_are_not_shown_to_the_others(store_url: str, smtp: SmtpSink) -> None:
+    """?cc= goes in a Cc header, ?bcc= only to the server: before, every address of the
+    URL was written into To, so the team saw who was copied blind."""
+    url = (f"mailto://127.0.0.1:{smtp.port}?to=lead@example.com&cc=care@example.com"
+           "&bcc=ceo@example.com&from=d@example.com")
+    config, store, _ids = seeded(store_url, recipients=[url])
+    assert [(r.status, r.recipients) for r in DigestRunner(config, store, Clock(NOW)).run_due()] \
+        == [("sent", 3)]
+    (captured,) = smtp.messages
+    assert sorted(captured.rcpt_tos) == ["care@example.com", "ceo@example.com",
+                                         "lead@example.com"]
+    message = captured.message
+    assert (message["To"], message["Cc"]) == ("lead@example.com", "care@example.com")
+    assert "ceo@example.com" not in message.as_string()

@@ -36,10 +36,15 @@ class SmtpTarget:
     port: int
     tls: Tls
     sender: str
+    # Every address the server is given (the envelope): To, Cc and Bcc.
     recipients: tuple[str, ...]
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    # The message's To and Cc headers (empty To: every recipient is a To). Bcc addresses
+    # are only in ``recipients``: never in a header the others read.
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -115,10 +120,13 @@ def _from_apprise(url: str) -> SmtpTarget:
     except Exception as error:  # apprise raises its own types (and TypeError) here
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise ValueError(f"not a usable mailto URL: {reason}") from None
-    recipients = tuple(address for _name, address in plugin.targets)
-    recipients += tuple(sorted(plugin.cc)) + tuple(sorted(plugin.bcc))
+    to = tuple(address for _name, address in plugin.targets)
+    cc = tuple(sorted(plugin.cc))
+    recipients = to + cc + tuple(sorted(plugin.bcc))
     if not recipients:
         raise ValueError("no recipient: add ?to=someone@example.com")
+    if not 0 < (plugin.port or 25) < 65536:
+        raise ValueError(f"port {plugin.port} is out of range (1 to 65535)")
     mode = str(getattr(plugin, "secure_mode", "insecure"))
     tls: Tls = "ssl" if mode == "ssl" else "starttls" if plugin.secure else "none"
     name, address = plugin.from_addr[0], plugin.from_addr[1]
@@ -126,7 +134,7 @@ def _from_apprise(url: str) -> SmtpTarget:
     port = int(plugin.port or (465 if tls == "ssl" else 587 if tls == "starttls" else 25))
     return SmtpTarget(str(plugin.smtp_host), port, tls, sender, recipients,
                       plugin.user or None, plugin.password or None,
-                      float(getattr(plugin, "socket_read_timeout", 30) or 30))
+                      float(getattr(plugin, "socket_read_timeout", 30) or 30), to=to, cc=cc)
 
 
 def build_message(rendered: Rendered, target: SmtpTarget, message_id: str, now: datetime) \
@@ -135,7 +143,9 @@ def build_message(rendered: Rendered, target: SmtpTarget, message_id: str, now: 
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = target.sender
-    message["To"] = ", ".join(target.recipients)
+    message["To"] = ", ".join(target.to or target.recipients)
+    if target.cc:
+        message["Cc"] = ", ".join(target.cc)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     # Keeps out-of-office replies away and tells filters what this is.
