@@ -231,8 +231,8 @@ def test_coverage_sentences() -> None:
     week = CoverageGap("gp", "blocked", 168.0, ongoing=True, mentions=0)
     assert week.sentence.startswith("gp blocked the whole week (still now): zero mentions")
     some = CoverageGap("reddit", "failing", 3.0, ongoing=False, mentions=1)
-    assert some.sentence == ("reddit failing for 3 h: 1 mention arrived, more may have been "
-                             "missed.")
+    assert some.sentence == ("reddit failing for 3 h: 1 mention arrived this week; some "
+                             "posted while it was failing may have been missed.")
 
 
 def test_themes_prefer_the_longer_phrase_and_drop_stop_words() -> None:

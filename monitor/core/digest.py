@@ -306,7 +306,9 @@ class CoverageGap:
         if self.mentions == 0:
             return text + ": zero mentions there may mean no coverage, not no complaints."
         plural = "" if self.mentions == 1 else "s"
-        return text + f": {self.mentions} mention{plural} arrived, more may have been missed."
+        # The count is the whole week's: say so, and what the gap may have cost.
+        return text + (f": {self.mentions} mention{plural} arrived this week; some posted "
+                       f"while it was {self.status} may have been missed.")
 
 
 @dataclass(frozen=True)
