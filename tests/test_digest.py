@@ -1021,3 +1021,18 @@ def test_bcc_recipients_are_not_shown_to_the_others(store_url: str, smtp: SmtpSi
     message = captured.message
     assert (message["To"], message["Cc"]) == ("lead@example.com", "care@example.com")
     assert "ceo@example.com" not in message.as_string()
+
+
+def test_a_review_improved_twice_is_one_customer(store_url: str) -> None:
+    """Ann raised her rating 1 → 4, then 4 → 5: one customer, her latest outcome."""
+    from monitor.store import MentionRevision
+
+    config, store, ids = seeded(store_url)
+    with store.session() as session:
+        session.add(MentionRevision(mention_id=ids["m1"], changed_at=h(45), body="old 2",
+                                    rating=4, kind="praise", severity="low", better=True,
+                                    outcome="rating raised 4 → 5 after reply"))
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    assert digest.outcomes_total == 1
+    assert [(o.id, o.note) for o in digest.outcomes] == [
+        (ids["m1"], "rating raised 4 → 5 after reply")]

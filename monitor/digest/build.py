@@ -550,12 +550,17 @@ class _Builder:
         changed = col(MentionRevision.changed_at)
         where = and_(col(MentionRevision.outcome).is_not(None), changed >= self.start,
                      changed < self.end, self._brand(col(Mention.brand)))
-        joined = select(func.count()).select_from(MentionRevision).join(
-            Mention, col(Mention.id) == col(MentionRevision.mention_id)).where(where)
-        total = int(self.session.execute(joined).scalar_one())
+        # Per customer's review, not per edit: a review improved twice in the week is one
+        # customer, shown with its latest outcome ("rating raised 1 → 4 after reply").
+        latest = (
+            select(func.max(col(MentionRevision.id)).label("id"))
+            .join(Mention, col(Mention.id) == col(MentionRevision.mention_id)).where(where)
+            .group_by(col(MentionRevision.mention_id)).subquery()
+        )
+        total = int(self.session.execute(select(func.count()).select_from(latest)).scalar_one())
         rows = self.session.execute(
             select(col(MentionRevision.mention_id), col(MentionRevision.outcome))
-            .join(Mention, col(Mention.id) == col(MentionRevision.mention_id)).where(where)
+            .join(latest, latest.c.id == col(MentionRevision.id))
             .order_by(changed, col(MentionRevision.id)).limit(self.top)
         ).all()
         links = {link.id: link for link in self._links([int(row[0]) for row in rows])}
