@@ -325,3 +325,19 @@ def test_themes_skip_overlong_words() -> None:
 ])
 def test_display_text(text: str | None, limit: int | None, expected: str) -> None:
     assert display_text(text, limit) == expected
+
+
+@pytest.mark.parametrize("week,hours", [("2026-W13", 167), ("2026-W43", 169)])
+def test_a_gap_over_a_dst_week_is_the_whole_week(week: str, hours: int) -> None:
+    """Oslo's week with the spring change is 167 h long: blocked all of it is "the whole
+    week", not "for 7 d" (and the autumn week's 169 h is not "for 7 d" either)."""
+    start, end = week_bounds(IsoWeek.parse(week), OSLO)
+    assert (end - start) == timedelta(hours=hours)
+    (gap,) = coverage_gaps([HealthEvent("tp", start - timedelta(days=1), "blocked")], start,
+                           end, {})
+    assert gap.whole_week and gap.hours == hours
+    assert gap.sentence.startswith("tp blocked the whole week (still now): zero mentions")
+    (part,) = coverage_gaps([HealthEvent("tp", start + timedelta(hours=1), "blocked")], start,
+                            end, {})
+    assert not part.whole_week and part.sentence.startswith("tp blocked for 7 d" if hours == 169
+                                                            else "tp blocked for 6.9 d")

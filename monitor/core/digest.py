@@ -295,11 +295,14 @@ class CoverageGap:
     ongoing: bool
     mentions: int
     last_error: str | None = None
+    # The gap spans the whole week (which is 167 or 169 h long across a DST change);
+    # None: judged from the hours alone (168).
+    whole_week: bool | None = None
 
     @property
     def sentence(self) -> str:
-        duration = "the whole week" if self.hours >= 24 * 7 - 0.01 \
-            else f"for {format_hours(self.hours)}"
+        whole = self.hours >= 24 * 7 - 0.01 if self.whole_week is None else self.whole_week
+        duration = "the whole week" if whole else f"for {format_hours(self.hours)}"
         text = f"{self.source_id} {self.status} {duration}"
         if self.ongoing:
             text += " (still now)"
@@ -349,7 +352,8 @@ def coverage_gaps(events: Iterable[HealthEvent], start: datetime, end: datetime,
             gaps.append(CoverageGap(source_id, status, total / 3600,
                                     ongoing=state == status,
                                     mentions=mentions_by_source.get(source_id, 0),
-                                    last_error=errors.get(status)))
+                                    last_error=errors.get(status),
+                                    whole_week=total >= (end - start).total_seconds()))
     return sorted(gaps, key=lambda gap: (-gap.hours, gap.source_id, gap.status))
 
 
