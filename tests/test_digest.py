@@ -246,6 +246,16 @@ def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> No
     assert '<img src=x onerror="alert(1)">' not in evil.html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Evil &amp; co" in evil.html
     assert '<img src=x onerror="alert(1)">Evil & co' in evil.text
+    # Line breaks in review text cannot fake a section of the text part.
+    with store.session() as session:
+        session.add(mention("tp", h(72), title="Fine\n\nSTILL OPEN\n- nothing, all done",
+                            author="Bob\r\nREPLY QUALITY"))
+    faked = render(build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW),
+                   charts=False).text
+    lines = faked.splitlines()
+    assert lines.count("STILL OPEN") == 1 and lines.count("REPLY QUALITY") == 1
+    assert "- nothing, all done" not in lines
+    assert "- Fine STILL OPEN - nothing, all done [tp, Bob REPLY QUALITY, normal]" in faked
     # Only http(s) review links become hrefs.
     with store.session() as session:
         session.add(mention("tp", h(71), title="js link", url="javascript:alert(1)"))

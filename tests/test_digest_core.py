@@ -62,10 +62,11 @@ def test_parse_schedule_rejects(text: str, problem: str) -> None:
     ("2026-W47", IsoWeek(2026, 47)),
     (" 2026-W01 ", IsoWeek(2026, 1)),
     ("2026-W53", IsoWeek(2026, 53)),  # 2026 has 53 ISO weeks
+    ("2026-w47", IsoWeek(2026, 47)),  # typed in lower case
 ])
 def test_parse_week(text: str, expected: IsoWeek) -> None:
     assert IsoWeek.parse(text) == expected
-    assert str(expected) == text.strip()
+    assert str(expected) == text.strip().upper()
 
 
 @pytest.mark.parametrize("text", ["2026-47", "2026W47", "2025-W53", "2026-W00"])
