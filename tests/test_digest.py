@@ -1046,3 +1046,20 @@ def test_a_review_improved_twice_is_one_customer(store_url: str) -> None:
     assert digest.outcomes_total == 1
     assert [(o.id, o.note) for o in digest.outcomes] == [
         (ids["m1"], "rating raised 4 → 5 after reply")]
+
+
+def test_a_line_break_in_a_brand_name_does_not_break_the_subject(store_url: str,
+                                                                  smtp: SmtpSink) -> None:
+    """A brand name is config text; "Acme\\nBcc: x" must stay one Subject line (the e-mail
+    library refuses a header with a line break, and the run would have been left
+    'sending', then 'interrupted', with nothing sent)."""
+    config, store, _ids = seeded(store_url, recipients=[smtp.url()],
+                                 subject_prefix="[Acme]\r\n")
+    config.brands["acme"].name = "Acme\nBcc: someone@example.com"
+    results = DigestRunner(config, store, Clock(NOW)).run_due()
+    assert [r.status for r in results] == ["sent"]
+    (captured,) = smtp.messages
+    assert captured.message["Subject"].startswith(
+        "[Acme] Acme Bcc: someone@example.com, week 47: ")
+    assert captured.message["Bcc"] is None
+    assert sorted(captured.rcpt_tos) == ["lead@example.com", "ops@example.com"]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from monitor.core.digest import format_hours
+from monitor.core.digest import display_text, format_hours
 from monitor.digest.build import Digest
 
 # Content-IDs of the inline images (the part after "cid:").
@@ -81,8 +81,9 @@ def period(digest: Digest) -> str:
 
 
 def subject(digest: Digest, prefix: str) -> str:
-    head = f"{prefix} " if prefix else ""
-    head += f"{digest.scope.title}, week {digest.week.week}: "
+    """One line: a line break in a brand name or prefix must not end the header."""
+    head = f"{display_text(prefix)} " if prefix else ""
+    head += f"{display_text(digest.scope.title)}, week {digest.week.week}: "
     if not digest.scope.source_ids:
         return head + "no source watches it, so no complaint can be seen"
     if digest.quiet:

@@ -179,9 +179,14 @@ class DigestRunner:
             if target.key in delivered:
                 continue
             now = self.clock()
+            # Built before the row says "sending": a message that cannot be made fails the
+            # run (retried), instead of leaving it "sending" and then "interrupted".
+            try:
+                message = build_message(rendered, target,
+                                        message_id(digest.name, week, target.sender), now)
+            except (ValueError, TypeError) as error:
+                return self._fail(run_id, digest, week, f"message: {_one_line(error)}")
             self._update(run_id, status="sending", claimed_at=now)
-            message = build_message(rendered, target,
-                                    message_id(digest.name, week, target.sender), now)
             try:
                 accepted += self.send(message, target)
             except NotifyError as error:
