@@ -21,6 +21,8 @@ before: old history, an open complaint), m12 (the brand account's reply post), o
 complaint seen 20 days before), x1 (removed open complaint).
 Week before (P = S - 7 d): p1 complaint tp en reply +4 h SLA +8 h within; p2 complaint tp en
 reply +12 h SLA +8 h breached; p3 praise reddit en.
+Every mention is published 30 min before it is first seen: reply times (from the post)
+are the "first reply" column plus 0.5 h.
 """
 
 from __future__ import annotations

@@ -150,14 +150,16 @@ def test_constructed_week_number_by_number(store_url: str) -> None:
         ("Fri 20", 1, 0, 1), ("Sat 21", 0, 0, 0), ("Sun 22", 1, 1, 0)]
     assert digest.history_found == 1
 
-    # Response: replies after 2, 6, 1 and 10 h; the week before 4 and 12 h.
+    # Response: replies 2, 6, 1 and 10 h after first seen, each posted 30 min before it
+    # was seen: 2.5, 6.5, 1.5, 10.5 h from the post (the customer's wait, as
+    # monitor.replies.time_to_first_reply); the week before 4.5 and 12.5 h.
     response = digest.response
     assert (response.replied, response.unreplied) == (4, 4)
-    assert response.reply_hours == [1.0, 2.0, 6.0, 10.0]
-    assert response.median_hours == pytest.approx(4.0)
-    assert response.p90_hours == pytest.approx(8.8)
-    assert response.previous_median_hours == pytest.approx(8.0)
-    assert response.previous_p90_hours == pytest.approx(11.2)
+    assert response.reply_hours == [1.5, 2.5, 6.5, 10.5]
+    assert response.median_hours == pytest.approx(4.5)
+    assert response.p90_hours == pytest.approx(9.3)  # 6.5 + 0.7 × 4
+    assert response.previous_median_hours == pytest.approx(8.5)
+    assert response.previous_p90_hours == pytest.approx(11.7)  # 4.5 + 0.9 × 8
     assert (response.sla.within, response.sla.breached, response.sla.pending) == (2, 2, 1)
     assert response.sla.share_within == pytest.approx(0.5)
     assert (response.previous_sla.within, response.previous_sla.breached) == (1, 1)
@@ -211,7 +213,7 @@ def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> No
     config, store, ids = seeded(f"sqlite:///{tmp_path / 's.db'}")
     digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
     rendered = render(digest, "[Acme]")
-    assert rendered.subject == ("[Acme] Acme, week 47: 8 complaints (+5), median reply 4 h, "
+    assert rendered.subject == ("[Acme] Acme, week 47: 8 complaints (+5), median reply 4.5 h, "
                                 "6 still open, coverage gaps: gp, news, reddit…")
     html = rendered.html
     # m3's body is "<b>and</b> ... <script>x</script>": never markup in the e-mail.
@@ -226,7 +228,7 @@ def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> No
     assert set(rendered.images) == {"volume", "replies"}
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in rendered.images.values())
     text = rendered.text
-    for needle in ("Median first reply: 4 h (90th percentile 8.8 h)",
+    for needle in ("Median first reply: 4.5 h (90th percentile 9.3 h)",
                    "Within reply target: 50% (2 late; week before 50%)",
                    "6 complaints without a public reply, oldest first:",
                    "hans on reddit: 2 unanswered follow-ups",
@@ -363,7 +365,7 @@ def test_smtp_capture_multipart_alternative_with_inline_images(
     assert message.get_content_type() == "multipart/alternative"
     text_part, related = message.get_payload()  # type: ignore[misc]
     assert text_part.get_content_type() == "text/plain"
-    assert "Median first reply: 4 h" in text_part.get_content()
+    assert "Median first reply: 4.5 h" in text_part.get_content()
     assert related.get_content_type() == "multipart/related"
     html_part, *images = related.get_payload()
     assert html_part.get_content_type() == "text/html"
@@ -654,7 +656,7 @@ def test_cli_preview_writes_html_and_text(tmp_path: Path,
     assert printed.startswith(f"digest acme-weekly {WEEK}: 11 mentions, 8 complaints, 6 open;")
     html = out.read_text(encoding="utf-8")
     assert html.count('src="data:image/png;base64,') == 2 and "cid:" not in html
-    assert "Median first reply: 4 h" in text.read_text(encoding="utf-8")
+    assert "Median first reply: 4.5 h" in text.read_text(encoding="utf-8")
     # Without --week: the last full week at "now" (Monday after W47).
     assert _cli(path, "--out", str(out)) == 0
     assert f"{WEEK}:" in capsys.readouterr().out
@@ -805,9 +807,11 @@ def test_digest_of_a_week_ingested_through_the_real_pipeline(store_url: str) -> 
         app.store.close()
     assert (digest.mentions.current, digest.complaints.current) == (6, 6)
     response = digest.response
-    assert response.reply_hours == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert response.median_hours == pytest.approx(3.0)
-    assert response.p90_hours == pytest.approx(4.6)
+    # Each review was posted an hour before the crawl that found it; replies came 1 to 5 h
+    # after that crawl: 2 to 6 h after the post.
+    assert response.reply_hours == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert response.median_hours == pytest.approx(4.0)
+    assert response.p90_hours == pytest.approx(5.6)
     assert (response.replied, response.unreplied) == (5, 1)
     # The four copies are flagged as templates by the reply side: 4 of 5 replies.
     assert (digest.replies.current, digest.template_replies.current) == (5, 4)
@@ -1063,3 +1067,24 @@ def test_a_line_break_in_a_brand_name_does_not_break_the_subject(store_url: str,
         "[Acme] Acme Bcc: someone@example.com, week 47: ")
     assert captured.message["Bcc"] is None
     assert sorted(captured.rcpt_tos) == ["lead@example.com", "ops@example.com"]
+
+
+def test_reply_times_agree_with_the_reply_sides_definition(store_url: str) -> None:
+    """docs/response.md: time to first reply = first_reply_at − published_at (or
+    first_seen_at). The digest measured from first_seen_at, so a review found late
+    looked answered faster than the customer waited."""
+    from monitor.replies import time_to_first_reply
+
+    config, store, ids = seeded(store_url)
+    with store.session() as session:  # no publication time: the clock starts at first sight
+        session.add(mention("tp", h(20), published_at=None, first_reply_at=h(23),
+                            sla_due_at=h(30), status="replied"))
+    digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
+    with store.session() as session:
+        rows = session.execute(select(Mention).where(
+            Mention.first_seen_at >= S, Mention.first_seen_at < END,  # type: ignore[arg-type]
+            Mention.kind == "complaint", Mention.first_reply_at.is_not(None),  # type: ignore[union-attr]
+            Mention.brand == "acme")).scalars().all()
+        expected = sorted((time_to_first_reply(m) or 0) / 3600 for m in rows)
+    assert digest.response.reply_hours == pytest.approx(expected)
+    assert 3.0 in digest.response.reply_hours

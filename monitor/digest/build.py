@@ -388,7 +388,7 @@ class _Builder:
             # Rounded (to well under a second): SQLite's julianday arithmetic is a float.
             hours[current] = sorted(
                 round(float(value), 7) for value in self.session.execute(
-                    select(self._hours(col(Mention.first_reply_at), col(Mention.first_seen_at)))
+                    select(self._hours(col(Mention.first_reply_at), self._posted()))
                     .where(cohort, self._replied_by_now())).scalars())
             if current:
                 response.sla, response.unreplied = tally, int(unreplied)
@@ -438,6 +438,13 @@ class _Builder:
 
     def _pending(self) -> ColumnElement[bool]:
         return and_(col(Mention.sla_due_at).is_not(None), ~self._within(), ~self._late())
+
+    @staticmethod
+    def _posted() -> ColumnElement[Any]:
+        """Where the reply clock starts: the customer's post, or our first sight of it when
+        the site gives no time (monitor.replies.time_to_first_reply, docs/response.md).
+        The customer and everyone reading the thread waited from the post on."""
+        return func.coalesce(col(Mention.published_at), col(Mention.first_seen_at))
 
     def _hours(self, later: Any, earlier: Any) -> ColumnElement[Any]:
         """``later - earlier`` in hours, in the store's SQL dialect."""
