@@ -917,6 +917,12 @@ def test_a_brand_no_source_watches_is_stated_not_called_quiet(store_url: str) ->
     assert ("No enabled source watches Other Co: this digest cannot see a single complaint."
             in rendered.text)
     assert "No enabled source watches Other Co" in rendered.html
+    # Not "a quiet week" in green, not "every complaint has a reply, well done".
+    for part in (rendered.html, rendered.text):
+        assert "A quiet week" not in part and "Well done" not in part
+        assert "Every complaint has a public reply" not in part
+    assert "No complaint the monitor can see is waiting (it watches nothing for Other Co)." \
+        in rendered.text
     both = config.digests[0].model_copy(update={"brands": ["acme", "other"]})
     digest = build_digest(store, config, both, IsoWeek.parse(WEEK), NOW)
     assert digest.scope.unwatched == ("Other Co",)
