@@ -1094,3 +1094,13 @@ def test_reply_times_agree_with_the_reply_sides_definition(store_url: str) -> No
         expected = sorted((time_to_first_reply(m) or 0) / 3600 for m in rows)
     assert digest.response.reply_hours == pytest.approx(expected)
     assert 3.0 in digest.response.reply_hours
+
+
+def test_an_address_listed_twice_gets_one_digest() -> None:
+    config = digest_config("sqlite:///:memory:", recipients=[
+        "lead@example.com", "Lead@Example.com", "care@example.com",
+        "mailto://127.0.0.1:25?to=a@x.com,A@x.com&cc=a@x.com&from=d@x.com"],
+        smtp={"host": "relay.local", "tls": "none"})
+    relay_url, plain = smtp_targets(config.digests[0], config.smtp)
+    assert plain.recipients == ("lead@example.com", "care@example.com")
+    assert (relay_url.to, relay_url.cc, relay_url.recipients) == (("a@x.com",), (), ("a@x.com",))

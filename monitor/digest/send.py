@@ -12,6 +12,7 @@ import hashlib
 import logging
 import smtplib
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -82,7 +83,7 @@ def smtp_targets(digest: DigestConfig, smtp: SmtpConfig | None, where: str = "di
                             "(or write them as mailto:// URLs)")
         else:
             targets.append(SmtpTarget(
-                smtp.host, smtp.port, smtp.tls, smtp.sender, tuple(plain),
+                smtp.host, smtp.port, smtp.tls, smtp.sender, _unique(plain),
                 smtp.user or None, smtp.password or None, smtp.timeout.total_seconds()))
     if not digest.recipients:
         problems.append(f"{where}.recipients: add at least one mailto:// URL or e-mail address")
@@ -103,6 +104,15 @@ def validate_digests(config: Config, path: str) -> None:
         raise ConfigError(problems)
 
 
+def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
+    """Each address once (compared without case), in the order given: an address listed
+    twice must not get the digest twice."""
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.strip().casefold(), address.strip())
+    return tuple(seen.values())
+
+
 def _is_address(value: str) -> bool:
     _name, address = parseaddr(value)
     local, _, domain = address.partition("@")
@@ -120,9 +130,10 @@ def _from_apprise(url: str) -> SmtpTarget:
     except Exception as error:  # apprise raises its own types (and TypeError) here
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise ValueError(f"not a usable mailto URL: {reason}") from None
-    to = tuple(address for _name, address in plugin.targets)
-    cc = tuple(sorted(plugin.cc))
-    recipients = to + cc + tuple(sorted(plugin.bcc))
+    to = _unique(address for _name, address in plugin.targets)
+    cc = tuple(address for address in _unique(sorted(plugin.cc))
+               if address.casefold() not in {known.casefold() for known in to})
+    recipients = _unique([*to, *cc, *sorted(plugin.bcc)])
     if not recipients:
         raise ValueError("no recipient: add ?to=someone@example.com")
     if not 0 < (plugin.port or 25) < 65536:
