@@ -258,6 +258,14 @@ def test_render_escapes_review_text_and_states_the_numbers(tmp_path: Path) -> No
     assert lines.count("STILL OPEN") == 1 and lines.count("REPLY QUALITY") == 1
     assert "- nothing, all done" not in lines
     assert "- Fine STILL OPEN - nothing, all done [tp, Bob REPLY QUALITY, normal]" in faked
+    # A link with a line break is not printed (it would start a fake line of the text).
+    with store.session() as session:
+        session.add(mention("tp", h(73), title="bad link",
+                            url="https://x.example/\n\nREPLY QUALITY\n- forged"))
+    text = render(build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW),
+                  charts=False).text
+    assert any(line.startswith("- bad link [tp, normal] waiting") for line in text.splitlines())
+    assert "- forged" not in text.splitlines() and "https://x.example/" not in text
     # Only http(s) review links become hrefs.
     with store.session() as session:
         session.add(mention("tp", h(71), title="js link", url="javascript:alert(1)"))

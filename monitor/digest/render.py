@@ -66,8 +66,11 @@ def _local(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _safe_url(value: str | None) -> str | None:
-    """Only http(s) links from review data go into an href."""
-    if value and value.lower().startswith(("https://", "http://")):
+    """Only http(s) links from review data go into an href or the text part; one with a
+    space or a control character in it (a line break would start a fake line of the
+    text part) is left out."""
+    if value and value.lower().startswith(("https://", "http://")) \
+            and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         return value
     return None
 
