@@ -342,3 +342,18 @@ def test_a_gap_over_a_dst_week_is_the_whole_week(week: str, hours: int) -> None:
                             end, {})
     assert not part.whole_week and part.sentence.startswith("tp blocked for 7 d" if hours == 169
                                                             else "tp blocked for 6.9 d")
+
+
+@pytest.mark.parametrize("ignore,expected", [
+    # A one-word name is a stop word: it breaks phrases and is never a theme.
+    (["Acme"], {"delivery": 4, "late delivery": 2, "delivery app": 2}),
+    # The digest passes the brand key and its name: a longer name ("Acme Delivery") hides
+    # the phrases made only of its words ("delivery"), not "late delivery" (before, every
+    # word of the name was a stop word: "late" and "app" were the themes).
+    (["acme", "Acme Delivery"], {"late delivery": 2, "delivery app": 2}),
+    ([], {"acme": 4, "delivery": 4, "late delivery acme": 2, "acme delivery app": 2}),
+])
+def test_themes_leave_out_brand_names(ignore: list[str], expected: dict[str, int]) -> None:
+    texts = [(1, "late delivery acme"), (2, "Late delivery Acme"), (3, "acme delivery app"),
+             (4, "Acme Delivery app")]
+    assert {t.phrase: t.mentions for t in complaint_themes(texts, ignore=ignore)} == expected

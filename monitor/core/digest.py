@@ -409,8 +409,13 @@ def complaint_themes(texts: Iterable[tuple[int, str]], top: int = 10, min_mentio
     shown when a longer phrase containing it covers the same mentions ("late delivery"
     hides "delivery" when every "delivery" was "late delivery"). Works on any script
     that separates words with spaces or punctuation."""
-    extra = frozenset(word for name in ignore
-                      for word in _TOKEN.findall(unicodedata.normalize("NFKC", name).casefold()))
+    # A one-word name ("Acme") is a stop word. The words of a longer name ("Acme Delivery")
+    # are not ("late delivery" is a real theme); only a phrase made of nothing but that
+    # name's words ("delivery", "acme delivery") is left out.
+    names = [frozenset(_TOKEN.findall(unicodedata.normalize("NFKC", name).casefold()))
+             for name in ignore]
+    extra = frozenset(word for words in names if len(words) == 1 for word in words)
+    multi = [words for words in names if len(words) > 1]
     counts: Counter[str] = Counter()
     examples: dict[str, list[int]] = {}
     for mention_id, text in texts:
@@ -429,7 +434,8 @@ def complaint_themes(texts: Iterable[tuple[int, str]], top: int = 10, min_mentio
             bucket = examples.setdefault(phrase, [])
             if len(bucket) < 3:
                 bucket.append(mention_id)
-    frequent = {phrase: count for phrase, count in counts.items() if count >= min_mentions}
+    frequent = {phrase: count for phrase, count in counts.items() if count >= min_mentions
+                and not any(set(phrase.split(" ")) <= words for words in multi)}
     covered: set[str] = set()
     for phrase, count in frequent.items():
         words = phrase.split(" ")
