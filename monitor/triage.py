@@ -39,9 +39,17 @@ class NotFound(TriageError):
     pass
 
 
+# Row ids are 64-bit; a larger number names nothing and would overflow the driver.
+MAX_ID = 2**63 - 1
+
+
 def _ids(mention_ids: Sequence[int]) -> list[int]:
-    ids = sorted({int(i) for i in mention_ids})
+    asked = {int(i) for i in mention_ids}
+    ids = sorted(i for i in asked if 0 < i <= MAX_ID)
     if not ids:
+        if asked:
+            raise NotFound(f"no mention {min(asked)}" if len(asked) == 1 else
+                           "none of those mentions exists")
         raise TriageError("select at least one mention")
     if len(ids) > MAX_BULK:
         raise TriageError(f"at most {MAX_BULK} mentions at once")
@@ -130,6 +138,8 @@ def _routing_acknowledge() -> Any:
 def acknowledge_incident(store: Store, incident_id: int, by: str, now: datetime) -> int:
     """Someone is on the incident: its alerts stop escalating (the mentions in it still
     wait for their own replies). Returns how many alerts were newly acknowledged."""
+    if not 0 < incident_id <= MAX_ID:
+        raise NotFound(f"no alert was sent about incident {incident_id}")
     with store.session() as session:
         alert_id = session.scalar(select(col(Alert.id)).where(
             col(Alert.incident_id) == incident_id).order_by(col(Alert.id)).limit(1))
@@ -245,6 +255,7 @@ def add_note(store: Store, mention_id: int, author: str, body: str, now: datetim
         raise TriageError("a note cannot be empty")
     if len(text) > MAX_NOTE:
         raise TriageError(f"a note can be at most {MAX_NOTE} characters")
+    [mention_id] = _ids([mention_id])
     with store.session() as session:
         _existing(session, [mention_id])
         note = Note(mention_id=mention_id, author=author[:200], body=text, created_at=now)
@@ -255,6 +266,8 @@ def add_note(store: Store, mention_id: int, author: str, body: str, now: datetim
 
 
 def delete_ignore_rule(store: Store, rule_id: int, by: str) -> None:
+    if not 0 < rule_id <= MAX_ID:
+        raise NotFound(f"no ignore rule {rule_id}")
     with store.session() as session:
         rule = session.get(IgnoreRule, rule_id)
         if rule is None:

@@ -344,7 +344,7 @@ def test_every_action_through_the_forms(web: Web) -> None:
                       ("snooze", "alice", "until 2026-11-24 16:00 UTC"),
                       ("replied", "alice", None), ("resolve", "alice", None),
                       ("reopen", "alice", None)]  # the second resolve changed nothing
-    assert "alice: snooze until 2026-11-24 16:00 UTC" in browser.get(page).text
+    assert "<bdi>alice</bdi>: snooze <bdi>until 2026-11-24 16:00 UTC</bdi>" in browser.get(page).text
     # An unknown action and a bad snooze are refused without changing anything.
     assert post_form(browser, f"/mentions/{mention_id}/explode", {}, page).status_code == 404
     act("snooze", snooze_for="forever")
@@ -898,3 +898,107 @@ def test_ack_links_are_served_by_the_web_app(web: Web) -> None:
     assert (found.status, found.acknowledged_by) == ("acknowledged", "Maria")
     assert "Acknowledged" in client(web).get(f"/mentions/{mention_id}").text
     assert anonymous.get(f"/ack/{token[:-2]}xx").status_code == 403
+
+
+# -- review fixes -------------------------------------------------------------------------
+
+
+def test_ids_too_large_for_the_database_are_not_found_not_a_server_error(web: Web) -> None:
+    [mention_id] = web.ingest(complaint("big1"))
+    huge = 10**30
+    browser = TestClient(web.web, raise_server_exceptions=False)
+    login(browser, "alice", PASSWORDS["alice"])
+    assert browser.get(f"/mentions/{huge}").status_code == 404
+    assert browser.get(f"/?page={huge}").status_code == 200
+    page = browser.get(f"/?incident={huge}&status=all&kind=")
+    assert page.status_code == 200 and 'data-id="' not in page.text
+    assert browser.get(f"/inbox/newest?incident={huge}").json() == {"total": 0, "newest": 0}
+    assert post_form(browser, f"/mentions/{huge}/resolve").status_code == 404
+    assert post_form(browser, f"/mentions/{huge}/note", {"body": "x"}).status_code == 404
+    response = post_form(browser, "/bulk", {"action": "resolve", "ids": [huge, mention_id]})
+    assert response.status_code == 303 and mention(web, mention_id).status == "resolved"
+    assert post_form(browser, f"/incidents/{huge}/acknowledge").status_code == 303
+    admin = TestClient(web.web, raise_server_exceptions=False)
+    login(admin, "ada", PASSWORDS["ada"])
+    assert post_form(admin, f"/ignore-rules/{huge}/delete").status_code == 404
+    api = TestClient(web.web, headers=bearer("bot"), raise_server_exceptions=False)
+    assert api.get(f"/api/v1/mentions/{huge}").status_code == 404
+    assert api.post(f"/api/v1/mentions/{huge}/ack").status_code == 404
+    assert api.post(f"/api/v1/mentions/{huge}/notes", json={"body": "x"}).status_code == 404
+    assert api.post(f"/api/v1/incidents/{huge}/ack").status_code == 404
+    assert api.get(f"/api/v1/mentions?page={huge}").status_code == 200
+    assert api.post("/api/v1/bulk", json={"ids": [huge], "action": "resolve"}
+                    ).status_code == 404
+
+
+def test_a_form_posted_after_the_session_ended_returns_to_its_page(store_url: str) -> None:
+    web = make_web(store_url, session_lifetime="1h")
+    [mention_id] = web.ingest(complaint("late1"))
+    browser = client(web)
+    token = csrf_of(browser.get(f"/mentions/{mention_id}").text)
+    web.clock.advance(hours=2)
+    response = browser.post(f"/mentions/{mention_id}/resolve", data={"csrf": token},
+                            follow_redirects=False)
+    # Not /login?next=/mentions/N/resolve: after the login that would GET a POST-only
+    # path (405 Method Not Allowed).
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=/mentions/{mention_id}"
+    assert mention(web, mention_id).status == "open"
+    response = browser.post("/bulk", data={"csrf": token, "action": "resolve",
+                                           "ids": [mention_id]}, follow_redirects=False)
+    assert response.headers["location"] == "/login?next=/"
+    after = login(browser, "alice", PASSWORDS["alice"], f"/mentions/{mention_id}")
+    assert browser.get(after.headers["location"]).status_code == 200
+
+
+def test_metrics_counters_only_count_what_never_goes_down(web: Web) -> None:
+    web.ingest(complaint("mc1"))
+    assert web.store.outbox_counts().get("pending", 0) >= 1
+    text = TestClient(web.web).get("/metrics").text
+    # Pending alerts are sent and leave: a gauge (the outbox depth), not a counter.
+    assert 'review_monitor_alerts_total{status="pending"}' not in text
+    assert 'review_monitor_alerts_total{status="sent"} 0.0' in text
+    assert 'review_monitor_alerts_total{status="cancelled"} 0.0' in text
+    assert "# TYPE review_monitor_outbox_depth gauge" in text
+    types = dict(re.findall(r"# TYPE (\S+) (\S+)", text))
+    for name, kind in types.items():
+        assert name.startswith("review_monitor_"), name
+        assert name.endswith("_total") == (kind == "counter"), name
+
+
+def test_hostile_text_stays_isolated_and_the_inbox_shortens_it(web: Web) -> None:
+    rlo = "\u202e"
+    word = "W" * 3000
+    web.ingest(complaint("bidi1", author=f"{rlo}evil", title=f"{rlo}Acme refund scam"))
+    web.clock.advance(hours=1)
+    [second] = web.ingest(complaint("bidi2", author=f"{rlo}evil", title="Acme " + word,
+                                    body="scam " + word))
+    browser = client(web)
+    inbox = browser.get("/").text
+    assert f"<bdi>{rlo}evil</bdi>" in inbox
+    assert f"<bdi>{rlo}Acme refund scam</bdi>" in inbox
+    assert word not in inbox and "W" * 150 + "…" in inbox
+    page = browser.get(f"/mentions/{second}").text
+    assert word in page  # the mention's own page shows all of it
+    # In the thread list a title is followed by its date: the override stays inside.
+    assert f"<bdi>{rlo}Acme refund scam</bdi></a>" in page
+
+
+def test_an_empty_inbox_says_why(web: Web) -> None:
+    from monitor.store import SourceState
+
+    browser = client(web)
+    # Nothing crawled yet: not "every complaint has been dealt with".
+    html = browser.get("/").text
+    assert "no source has been crawled successfully" in html
+    assert "Every complaint has been dealt with" not in html
+    with web.store.session() as session:
+        session.add(SourceState(source_id="tp", last_status="ok", last_fetch_at=NOW,
+                                last_success_at=NOW))
+    assert "Every complaint has been dealt with." in browser.get("/").text
+    web.ingest(complaint("e1"))
+    # Filters that match nothing say so, with the search shown as text.
+    html = browser.get("/?q=%3Cb%3Enomatch&brand=globex").text
+    assert "No mention matches these filters and the search" in html
+    assert "<bdi>&lt;b&gt;nomatch</bdi>" in html
+    assert "Every complaint has been dealt with" not in html

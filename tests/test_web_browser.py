@@ -308,3 +308,32 @@ def test_incidents_sources_and_a_busy_inbox(served: Served, page: Any) -> None:
     assert page.inner_text("tr.health-blocked td:nth-child(4)").startswith("blocked")
     assert "blocked: HTTP 429" in page.inner_text("tr.health-blocked")
     shot(page, "11-sources")
+
+
+def test_long_words_and_a_phone_screen_never_widen_the_page(served: Served, chromium: Any) -> None:
+    """A 3,000-letter 'word' in a title, an author name, a body and a note wraps; on a
+    390 px phone every page fits its width (rows become cards, wide tables scroll inside
+    themselves)."""
+    from monitor import triage
+
+    word = "W" * 3000
+    ids = served.web.ingest(
+        complaint("long1", title="Acme " + word, author="Mal" + word, body="scam " + word),
+        complaint("long2", title="Card charged twice", author="Maria",
+                  body="Acme charged my card twice and nobody answers. Refund me."))
+    triage.add_note(served.web.store, ids[0], "alice", "note " + word, NOW)
+    for name, width in (("desktop", 1280), ("phone", 390)):
+        context = chromium.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        try:
+            log_in(page, served)
+            for path in ["/", f"/mentions/{ids[0]}", f"/mentions/{ids[1]}", "/incidents",
+                         "/sources", "/ignore-rules"]:
+                page.goto(served.base + path)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, \
+                    (name, path)
+            page.goto(served.base + "/")
+            assert page.locator(f"tr[data-id='{ids[1]}'] button:has-text('Ack')").is_visible()
+            shot(page, f"12-long-words-{name}")
+        finally:
+            context.close()

@@ -322,6 +322,8 @@ def bulk(request: Request, body: BulkIn, user: Actor) -> BulkResult:
             changed = triage.reopen(store, ids, by, now)
         else:
             changed = triage.not_complaint(store, ids, by, now)
+    except triage.NotFound as error:
+        raise HTTPException(404, str(error)) from error
     except triage.TriageError as error:
         raise HTTPException(400, str(error)) from error
     return BulkResult(changed=changed)

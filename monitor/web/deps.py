@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -34,9 +35,21 @@ def page_user(request: Request) -> Principal:
     user = proxy_principal(context.web, _client(request), request.headers) or \
         session_principal(context.web, request.session, context.now())
     if user is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        raise LoginRequired(_return_to(request))
     return user
+
+
+_ACTION_PATH = re.compile(r"/mentions/(\d+)/[a-z_]+")
+
+
+def _return_to(request: Request) -> str:
+    """Where to go after the login. A form posted after the session ended (say
+    /mentions/5/resolve) cannot be replayed by a redirect, which would GET a POST-only
+    path (405): back to the page the form was on instead; the action was not done."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    found = _ACTION_PATH.fullmatch(request.url.path)
+    return f"/mentions/{found.group(1)}" if found else "/"
 
 
 def page_responder(request: Request) -> Principal:

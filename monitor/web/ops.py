@@ -106,10 +106,12 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("review_monitor_complaints_waiting",
                                 "Complaints open, acknowledged or due from a snooze",
                                 value=figures.waiting)
+        # A counter only ever goes up: alerts that reached a final status (sent, dead,
+        # cancelled). Pending ones come and go: review_monitor_outbox_depth (a gauge).
         alerts = CounterMetricFamily("review_monitor_alerts",
-                                     "Alerts in the outbox by status (pending, sent, dead, cancelled ...)",
-                                     labels=["status"])
-        for status in sorted({"pending", "sent", "dead", *figures.alerts}):
+                                     "Alerts that reached a final status (sent, dead, "
+                                     "cancelled)", labels=["status"])
+        for status in sorted({"sent", "dead", "cancelled", *figures.alerts} - {"pending"}):
             alerts.add_metric([status], figures.alerts.get(status, 0))
         yield alerts
         yield CounterMetricFamily("review_monitor_alert_delivery_failures",

@@ -115,7 +115,16 @@ def inbox(request: Request, user: User, brand: str = "", source: str = "",
         ("assignee", assignee, ""), ("q", q, ""),
         ("incident", "" if incident is None else str(incident), ""),
         ("per_page", str(per_page), "50")) if value != default}
+    # An empty page says why: the filters, or that nothing was ever crawled (not a false
+    # "every complaint has been dealt with").
+    filtered = any((query.brand, query.source, query.severity, query.language,
+                    query.assignee, query.q, query.incident is not None,
+                    query.kind not in ("complaint", "")))
+    crawled = bool(result.items) or filtered or any(
+        state.last_success_at is not None
+        for state in context.store.source_states().values())
     return render(request, "inbox.html", user, result=result, query=query, params=params,
+                  filtered=filtered, crawled=crawled,
                   filter_assignee=assignee,
                   brands=sorted(context.config.brands),
                   sources=[source.id for source in context.config.sources],

@@ -29,6 +29,14 @@ KINDS = ("complaint", "question", "praise", "other")
 # "waiting" (the default): open, acknowledged, and snoozed whose time has come.
 STATUS_FILTERS = ("waiting", "all", *STATUSES)
 PER_PAGE_MAX = 200
+# Row ids are 64-bit: a larger number in a URL names nothing (and would overflow the
+# database driver: a 500 on SQLite, a "store error" on PostgreSQL).
+MAX_ID = 2**63 - 1
+PAGE_MAX = 100_000
+
+
+def valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
 
 
 @dataclass
@@ -47,7 +55,9 @@ class InboxQuery:
     per_page: int = 50
 
     def clean(self) -> InboxQuery:
-        self.page = max(1, self.page)
+        self.page = max(1, min(PAGE_MAX, self.page))
+        if self.incident is not None and not valid_id(self.incident):
+            self.incident = 0  # no incident has it: nothing matches
         self.per_page = max(1, min(PER_PAGE_MAX, self.per_page))
         if self.status not in STATUS_FILTERS:
             self.status = "waiting"
@@ -157,6 +167,8 @@ class Detail:
 
 
 def mention_detail(store: Store, mention_id: int) -> Detail | None:
+    if not valid_id(mention_id):
+        return None
     with store.session() as session:
         mention = session.get(Mention, mention_id)
         if mention is None:
