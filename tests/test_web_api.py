@@ -280,6 +280,8 @@ def test_mention_page_shows_the_whole_thread(web: Web) -> None:
     assert "Earlier versions (1)" in html and "Acme lost my order." in html
     assert "This customer's thread (2 messages)" in html
     assert f'href="/mentions/{second_id}"' in html
+    # The follow-up's words are on the page, not only a link to them.
+    assert "Acme still has not answered. Refund me." in html
     assert "Sorry Tom, we are on it." in html
     assert 'href="https://www.trustpilot.com/reviews/t1"' in html
     assert 'rel="noopener noreferrer"' in html
@@ -1002,3 +1004,42 @@ def test_an_empty_inbox_says_why(web: Web) -> None:
     assert "No mention matches these filters and the search" in html
     assert "<bdi>&lt;b&gt;nomatch</bdi>" in html
     assert "Every complaint has been dealt with" not in html
+
+
+def test_bulk_not_a_complaint_ignores_authors_only_when_asked(web: Web) -> None:
+    ids = web.ingest(*(complaint(f"nb{i}", author=f"N{i}") for i in range(4)))
+    browser = client(web)
+    post_form(browser, "/bulk", {"action": "not_complaint", "ids": ids[:2]})
+    assert [mention(web, i).status for i in ids[:2]] == ["not_complaint"] * 2
+    with web.store.session() as session:
+        assert session.scalars(select(IgnoreRule)).all() == []
+    post_form(browser, "/bulk", {"action": "not_complaint", "ids": [ids[2]],
+                                 "ignore_author": "1"})
+    api = TestClient(web.web, headers=bearer("bot"))
+    assert api.post("/api/v1/bulk", json={"ids": [ids[3]], "action": "not-complaint"}
+                    ).json() == {"changed": 1}
+    with web.store.session() as session:
+        rules = [(rule.field, rule.mention_id) for rule in session.scalars(select(IgnoreRule))]
+    assert rules == [("author", ids[2])]
+    assert api.post("/api/v1/bulk", json={"ids": [ids[3]], "action": "reopen"}).json() == {
+        "changed": 1}
+    api.post("/api/v1/bulk", json={"ids": [ids[3]], "action": "not-complaint",
+                                   "ignore_author": True, "phrase": "buy coins"})
+    with web.store.session() as session:
+        assert len(session.scalars(select(IgnoreRule)).all()) == 3
+
+
+def test_openapi_declares_the_bearer_token(web: Web) -> None:
+    schema = TestClient(web.web).get("/api/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    [(name, scheme)] = schemes.items()
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("security") == [{name: []}], (method, path)
+    # Declaring it changes nothing about the checks.
+    api = TestClient(web.web)
+    assert api.get("/api/v1/mentions", headers={"Authorization": "Basic YTpi"}
+                   ).status_code == 401
+    assert api.post("/api/v1/bulk", json={"ids": [1], "action": "resolve"},
+                    headers=bearer("reader")).status_code == 403

@@ -238,3 +238,19 @@ def test_login_limiter_window() -> None:
 ])
 def test_client_address(peer: str | None, forwarded: str | None, address: str) -> None:
     assert client_address(_web(), peer, forwarded) == address
+
+
+def test_login_limiter_counts_an_attempt_when_it_begins() -> None:
+    """Parallel guesses: each attempt is counted before its (slow) password check, so
+    the sixth of six simultaneous guesses is refused, not let through."""
+    limiter = LoginLimiter(5, timedelta(minutes=15))
+    keys = ["addr:1.2.3.4", "user:ann"]
+    assert [limiter.begin(keys, NOW) for _ in range(6)] == [0, 0, 0, 0, 0, 15 * 60]
+    # A success gives its attempt back (the address) and clears the user name.
+    limiter = LoginLimiter(2, timedelta(minutes=15))
+    assert limiter.begin(keys, NOW) == 0
+    limiter.release(keys[:1], NOW)
+    limiter.succeeded(keys[1:])
+    assert limiter.begin(keys, NOW) == 0 and limiter.begin(keys, NOW) == 0
+    assert limiter.begin(["addr:1.2.3.4", "user:bob"], NOW) == 15 * 60
+    assert limiter.begin(["addr:5.6.7.8", "user:bob"], NOW) == 0

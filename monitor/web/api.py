@@ -150,6 +150,11 @@ class BulkIn(BaseModel):
                     "not-complaint"]
     assignee: str | None = Field(default=None, max_length=200, description="for assign")
     minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60, description="for snooze")
+    ignore_author: bool = Field(default=False, description="for not-complaint: ignore these "
+                                "mentions' authors from now on (off: one bulk choice must "
+                                "not silence hundreds of people without being asked)")
+    phrase: str | None = Field(default=None, max_length=500,
+                               description="for not-complaint: also ignore this phrase")
 
 
 class BulkResult(BaseModel):
@@ -321,7 +326,8 @@ def bulk(request: Request, body: BulkIn, user: Actor) -> BulkResult:
         elif body.action == "reopen":
             changed = triage.reopen(store, ids, by, now)
         else:
-            changed = triage.not_complaint(store, ids, by, now)
+            changed = triage.not_complaint(store, ids, by, now, body.ignore_author,
+                                           body.phrase)
     except triage.NotFound as error:
         raise HTTPException(404, str(error)) from error
     except triage.TriageError as error:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from monitor.web.app import LoginRequired, WebContext
 from monitor.web.security import (
@@ -73,7 +74,14 @@ def check_csrf(request: Request, presented: str | None) -> None:
                                  "(CSRF check failed): reload the page and try again.")
 
 
-def api_user(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI schema (clients and viewers learn how to
+# authenticate); the token itself is checked by token_principal, below.
+_bearer = HTTPBearer(auto_error=False, description="a token from [web.tokens]")
+
+
+def api_user(request: Request,
+             _credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                     Depends(_bearer)] = None) -> Principal:
     user = token_principal(ctx(request).web, request.headers.get("authorization"))
     if user is None:
         raise HTTPException(401, "send Authorization: Bearer <token> with a token from "
@@ -81,8 +89,8 @@ def api_user(request: Request) -> Principal:
     return user
 
 
-def api_responder(request: Request) -> Principal:
-    user = api_user(request)
+def api_responder(request: Request,
+                  user: Annotated[Principal, Depends(api_user)]) -> Principal:
     if not user.can("responder"):
         raise HTTPException(403, f"token '{user.name}' has role {user.role}: "
                                  "responder or admin needed")

@@ -66,7 +66,7 @@ def login(request: Request, csrf: Csrf, username: Annotated[str, Form()] = "",
                              request.headers.get("x-forwarded-for"))
     keys = [f"addr:{address}", f"user:{name.casefold()}"]
     shown = printable(name)
-    wait = context.limiter.retry_after(keys, now)
+    wait = context.limiter.begin(keys, now)  # counted as failed until it succeeds
     if wait:
         log.warning("login_throttled user=%s address=%s retry_after=%ss", shown, address, wait)
         return render(request, "login.html", None, 429, {"Retry-After": str(wait)},
@@ -74,10 +74,10 @@ def login(request: Request, csrf: Csrf, username: Annotated[str, Form()] = "",
                       error=f"Too many failed logins: try again in {wait} seconds.")
     user = authenticate(context.web, name, password)
     if user is None:
-        context.limiter.failed(keys, now)
         log.warning("login_failed user=%s address=%s", shown, address)
         return render(request, "login.html", None, 401, next=safe_next(next),
                       error="Wrong user name or password.")
+    context.limiter.release([keys[0]], now)
     context.limiter.succeeded([keys[1]])
     request.session.clear()  # a fresh session (and CSRF token) at every login
     request.session["user"] = user.name
@@ -201,7 +201,9 @@ def _act(request: Request, user: Principal, action: str, ids: list[int],
     if action == "not_complaint":
         changed = triage.not_complaint(store, ids, user.name, now, ignore_author,
                                        phrase or None)
-        return f"Marked {changed} as not a complaint; the brand's ignore rules learnt it."
+        if ignore_author or phrase:
+            return f"Marked {changed} as not a complaint; the brand's ignore rules learnt it."
+        return f"Marked {changed} as not a complaint."
     raise HTTPException(404, f"No action '{action}'.")
 
 
@@ -242,13 +244,17 @@ def bulk(request: Request, user: Responder, csrf: Csrf,
          action: Annotated[str, Form()] = "",
          ids: Annotated[list[int] | None, Form()] = None,
          assignee: Annotated[str, Form()] = "", snooze_for: Annotated[str, Form()] = "",
+         ignore_author: Annotated[str, Form()] = "",
          next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
     check_csrf(request, csrf)
     if not ids:
         flash(request, "Select at least one mention.", "error")
     else:
         try:
-            flash(request, _act(request, user, action, ids, assignee, snooze_for))
+            # Ignoring the authors is a tick box of its own (off): one bulk choice must
+            # not silence everybody selected without being asked.
+            flash(request, _act(request, user, action, ids, assignee, snooze_for,
+                                ignore_author=bool(ignore_author)))
         except triage.TriageError as error:
             flash(request, str(error), "error")
     return RedirectResponse(safe_next(next), 303)

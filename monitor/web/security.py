@@ -196,6 +196,39 @@ class LoginLimiter:
                     wait = max(wait, (times[0] + self.window - now).total_seconds())
         return math.ceil(wait)
 
+    def begin(self, keys: list[str], now: datetime) -> int:
+        """Check and count a login attempt at once: seconds to wait (nothing counted),
+        or 0 and the attempt counted as a failure until ``release``. Checking first and
+        counting after the (slow) password check let N parallel guesses all pass the
+        check: the limit held only per round of the worker pool."""
+        with self.lock:
+            wait = 0.0
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.attempts:
+                    wait = max(wait, (times[0] + self.window - now).total_seconds())
+            if wait:
+                return max(1, math.ceil(wait))
+            for key in keys:
+                self.failures.setdefault(key, deque()).append(now)
+            self._bound()
+        return 0
+
+    def release(self, keys: list[str], at: datetime) -> None:
+        """The attempt counted by ``begin`` at ``at`` succeeded: it no longer counts."""
+        with self.lock:
+            for key in keys:
+                times = self.failures.get(key)
+                if times is not None and at in times:
+                    times.remove(at)
+                    if not times:
+                        del self.failures[key]
+
+    def _bound(self) -> None:
+        if len(self.failures) > 10_000:  # keep memory bounded under a spray
+            for key in list(self.failures)[:5_000]:
+                del self.failures[key]
+
     def failed(self, keys: list[str], now: datetime) -> None:
         with self.lock:
             for key in keys:
