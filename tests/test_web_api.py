@@ -106,6 +106,9 @@ def test_cookie_is_secure_behind_https(store_url: str) -> None:
     response = login(TestClient(web.web, base_url="https://testserver"), "alice",
                      PASSWORDS["alice"])
     assert "secure" in response.headers["set-cookie"].lower()
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    plain = TestClient(make_web(store_url).web).get("/login")
+    assert "strict-transport-security" not in plain.headers
 
 
 def test_login_without_csrf_token_is_refused(web: Web) -> None:
@@ -724,8 +727,9 @@ def test_metrics_from_the_store(web: Web) -> None:
         session.add(SourceState(source_id="tp", last_status="ok", last_fetch_at=NOW,
                                 last_success_at=NOW, last_duration_s=1.25, mentions_total=2))
     text = TestClient(web.web).get("/metrics").text
-    assert 'review_monitor_mentions_total{brand="acme",kind="complaint"} 2.0' in text
-    assert 'review_monitor_mentions_total{brand="globex",kind="complaint"} 1.0' in text
+    assert 'review_monitor_mentions_total{brand="acme"} 2.0' in text
+    assert 'review_monitor_mentions_by_kind{brand="acme",kind="complaint"} 2.0' in text
+    assert 'review_monitor_mentions_total{brand="globex"} 1.0' in text
     assert 'review_monitor_alerts_total{status="dead"} 1.0' in text
     assert "review_monitor_alert_delivery_failures_total 1.0" in text
     assert "review_monitor_sla_breaches_total 1.0" in text
@@ -962,6 +966,15 @@ def test_metrics_counters_only_count_what_never_goes_down(web: Web) -> None:
     assert 'review_monitor_alerts_total{status="sent"} 0.0' in text
     assert 'review_monitor_alerts_total{status="cancelled"} 0.0' in text
     assert "# TYPE review_monitor_outbox_depth gauge" in text
+    # A review edited into praise leaves the complaint count: that count is a gauge.
+    from monitor.store import Mention as Stored
+
+    with web.store.session() as session:
+        session.execute(update(Stored).values(kind="praise"))
+    text = TestClient(web.web).get("/metrics").text
+    assert 'review_monitor_mentions_total{brand="acme"} 1.0' in text
+    assert 'review_monitor_mentions_by_kind{brand="acme",kind="praise"} 1.0' in text
+    assert "# TYPE review_monitor_mentions_by_kind gauge" in text
     types = dict(re.findall(r"# TYPE (\S+) (\S+)", text))
     for name, kind in types.items():
         assert name.startswith("review_monitor_"), name

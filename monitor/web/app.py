@@ -90,6 +90,7 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
                   # any OpenAPI viewer reads it.
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.ctx = context
+    https = web.base_url.lower().startswith("https://")
 
     from monitor.web import api, pages
 
@@ -108,6 +109,11 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
             response.headers.setdefault("Content-Security-Policy", ACK_CSP)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if https:
+            # Served at an https:// base_url: browsers keep to https from then on (a
+            # plain-http first request would carry the session cookie in clear).
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000")
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -115,7 +121,7 @@ def make_web_app(config: Config, store: Store, clock: Callable[[], datetime] = u
     # Outermost: the session is read before anything else runs.
     app.add_middleware(SessionMiddleware, secret_key=web.secret, session_cookie=SESSION_COOKIE,
                        max_age=int(web.session_lifetime.total_seconds()), same_site="lax",
-                       https_only=web.base_url.lower().startswith("https://"))
+                       https_only=https)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> Response:

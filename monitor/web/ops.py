@@ -97,12 +97,22 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
         figures = queries.figures(self.store, now)
+        # A mention's kind can change when its review is edited, so a count by kind
+        # can go down: a gauge. The count by brand only ever grows: the counter.
         mentions = CounterMetricFamily("review_monitor_mentions",
-                                       "Mentions stored (ingested), by brand and kind",
-                                       labels=["brand", "kind"])
+                                       "Mentions stored (ingested), by brand",
+                                       labels=["brand"])
+        by_brand: dict[str, int] = {}
+        by_kind = GaugeMetricFamily("review_monitor_mentions_by_kind",
+                                    "Stored mentions by brand and their current kind",
+                                    labels=["brand", "kind"])
         for brand, kind, count in figures.mentions:
-            mentions.add_metric([brand, kind], count)
+            by_brand[brand] = by_brand.get(brand, 0) + count
+            by_kind.add_metric([brand, kind], count)
+        for brand, count in sorted(by_brand.items()):
+            mentions.add_metric([brand], count)
         yield mentions
+        yield by_kind
         yield GaugeMetricFamily("review_monitor_complaints_waiting",
                                 "Complaints open, acknowledged or due from a snooze",
                                 value=figures.waiting)
