@@ -434,13 +434,14 @@ class MemberConfig(_Strict):
     name: str = ""
     # apprise URLs (secrets as ${ENV}); mailto:// gets HTML, SMS services short text.
     urls: list[str] = Field(min_length=1)
-    # Deadlines in their alerts are shown in this zone.
-    timezone: str = "UTC"
+    # Deadlines in their alerts are shown in this zone (unset: the team's [hours] zone).
+    timezone: str = ""
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        SupportHours.parse(value)
+        if value:
+            SupportHours.parse(value)
         return value
 
 

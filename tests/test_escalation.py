@@ -73,3 +73,40 @@ def test_acknowledge_mention_keeps_later_statuses(store_url: str) -> None:
     with pytest.raises(UnknownAlertError, match="no alert 999"):
         acknowledge_alert(store, 999, "x", NOW)
     store.close()
+
+
+def test_an_escalation_committed_during_the_ack_is_cancelled_too(store_url: str) -> None:
+    """Review 6: acknowledging read the mention's alert ids first and then updated those;
+    a tier row another daemon's sweep committed in between stayed pending, was sent after
+    the click and, unacknowledged, escalated again."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import ORMExecuteState, Session
+
+    store = Store(store_url)
+    store.upgrade()
+    mention_id, ids = seed(store)
+    injected: list[int] = []
+
+    def sweep_commits_meanwhile(state: ORMExecuteState) -> None:
+        if injected or not state.is_update:
+            return
+        with store.session() as other:
+            row = Alert(mention_id=mention_id, channel="member:lead",
+                        idempotency_key="rm-m1-t2-member:lead", status="pending", title="t",
+                        body="b", next_attempt_at=NOW, created_at=NOW, tier=2,
+                        escalate_at=NOW + timedelta(minutes=30))
+            other.add(row)
+            other.flush()
+            injected.append(row.id or 0)
+
+    event.listen(Session, "do_orm_execute", sweep_commits_meanwhile)
+    try:
+        acknowledge_alert(store, ids[0], "ada", NOW)
+    finally:
+        event.remove(Session, "do_orm_execute", sweep_commits_meanwhile)
+    assert injected
+    with store.session() as session:
+        late = session.get(Alert, injected[0])
+        assert late is not None
+        assert (late.status, late.acked_by, late.escalate_at) == ("cancelled", "ada", None)
+    store.close()

@@ -28,7 +28,7 @@ from monitor.core.classify import Kind, Severity
 from monitor.core.routing import Rule, Sample, route_sample
 from monitor.notify.acklink import AckLinkError, sign, verify
 from monitor.notify.escalation import escalate_due
-from monitor.notify.render import AlertView, escape_markdown, render_view
+from monitor.notify.render import AlertView, escape_markdown, render_batch, render_view
 from monitor.notify.targets import AlertPlanner, Targets
 from monitor.store import Alert, Delivery, Mention
 from monitor.web.ack import make_ack_router
@@ -613,3 +613,61 @@ def test_message_form_per_channel(url: str | None, expected: str) -> None:
     from monitor.notify.channels import body_format_for
 
     assert body_format_for(url) == expected
+
+
+def test_hostile_review_text_cannot_ping_link_or_break_out() -> None:
+    """Review 6: '@everyone'/'<!channel>' in a review pinged the whole chat channel
+    (backslash escapes do not stop mentions), and the post's URL went into the markdown
+    link and the HTML href as it came: a ')' ended the link early and a javascript: URL
+    was a link."""
+    hostile = AlertView(
+        key="k", title="[critical complaint] Acme on tp: @everyone look", kind="complaint",
+        severity="critical", brand="Acme", source="tp", author="@here",
+        heading="<!channel> urgent", text="@everyone [x](javascript:alert(1)) <@123>",
+        url="https://tp.example/r?a=(1)", ack_url="https://rm.example/ack/1.2.abc",
+        alert_id=1)
+    rendered = render_view(hostile)
+    for body in (rendered.markdown, rendered.title):
+        for mention in ("@everyone", "@here", "!channel", "@123"):
+            assert mention not in body
+    assert "@\u200beveryone" in rendered.markdown
+    assert "[Reply publicly](https://tp.example/r?a=%281%29)" in rendered.markdown
+    assert 'href="https://tp.example/r?a=%281%29"' in rendered.html
+    for url in ("javascript:alert(1)", "data:text/html,x", "https://a.example/x y",
+                "https://a.example/\nforged"):
+        evil = render_view(AlertView(key="k", title="t", kind="complaint", severity="high",
+                                     brand="Acme", source="tp", text="x", url=url))
+        assert "Reply publicly]" not in evil.markdown
+        assert "href" not in evil.html
+        batch = render_batch("team", [evil_view(url), evil_view(url)], "held")
+        assert "[reply]" not in batch.markdown and "reply</a>" not in batch.html
+
+
+def evil_view(url: str) -> AlertView:
+    return AlertView(key="k", title="t", kind="complaint", severity="high", brand="Acme",
+                     source="tp", heading="@channel hi", url=url)
+
+
+def test_member_without_a_zone_reads_deadlines_in_the_teams_zone(
+        receivers: dict[str, Receiver]) -> None:
+    """Review 6: a member with no timezone got 'UTC' deadlines in an Oslo team; unset now
+    means the team's [hours] zone, as for channels."""
+    from monitor.notify.channels import Channels
+
+    config = config_for("sqlite://", receivers, members={
+        "ada": {"urls": [receivers["ada"].apprise_url]},
+        "bo": {"urls": [receivers["bo"].apprise_url], "timezone": "America/New_York"}})
+    channels = Channels(config)
+    assert channels.timezone("member:ada") is None
+    assert channels.timezone("member:bo") == "America/New_York"
+
+
+def test_a_targets_label_never_shows_its_secrets() -> None:
+    """Review 6: the label (logs, last_error, the dead-letter notice sent to the fallback
+    channel) kept the URL's path, which for webhooks is the secret."""
+    from monitor.notify.channels import Target
+
+    label = Target("json://user:supersecret@127.0.0.1:9/hooks/T0KENSECRET?token=QSECRET").label
+    assert label == "json://127.0.0.1:9"
+    slack = Target("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#chan").label
+    assert "TIiajkdnlazkcOXrIdevi7FQ" not in slack and slack.startswith("slack://")

@@ -112,8 +112,13 @@ class Target:
             return "console"
         if self.tag is not None:
             return f"tag:{self.tag}"
+        # Only the scheme and host: a webhook's path often is its secret
+        # (json://hooks.example.com/T0KEN), and privacy mode masks passwords, not paths.
         service = self._apprise[0]
-        return str(service.url(privacy=True)).split("?", 1)[0]
+        masked = str(service.url(privacy=True)).split("?", 1)[0]
+        scheme, _, rest = masked.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}" if host else f"{scheme}://"
 
     async def send(self, title: str, body: str, timeout: float,
                    body_format: str | None = None) -> None:
@@ -158,7 +163,8 @@ class Channels:
         self.timezones: dict[str, str] = {}
         for name, member in config.members.items():
             self._targets[f"member:{name}"] = [Target(url, stream) for url in member.urls]
-            self.timezones[f"member:{name}"] = member.timezone
+            if member.timezone:  # else the team's [hours] zone
+                self.timezones[f"member:{name}"] = member.timezone
         written = [target for route in config.routes for target in route.all_targets()]
         written += [target for tier in config.escalation.tiers for target in tier.targets]
         for target in written:

@@ -91,25 +91,33 @@ def _acknowledge(session: Session, mention_id: int | None, incident_id: int | No
                  by: str, now: datetime) -> AckResult:
     where = col(Alert.mention_id) == mention_id if mention_id is not None \
         else col(Alert.incident_id) == incident_id
-    ids = list(session.scalars(select(col(Alert.id)).where(where)))
-    return _acknowledge_ids(session, [i for i in ids if i is not None], mention_id,
-                            incident_id, by, now)
+    return _acknowledge_where(session, where, mention_id, incident_id, by, now)
 
 
 def _acknowledge_ids(session: Session, ids: Sequence[int], mention_id: int | None,
                      incident_id: int | None, by: str, now: datetime) -> AckResult:
+    return _acknowledge_where(session, col(Alert.id).in_(ids), mention_id, incident_id, by,
+                              now)
+
+
+def _acknowledge_where(session: Session, where: Any, mention_id: int | None,
+                       incident_id: int | None, by: str, now: datetime) -> AckResult:
+    # Every statement names the mention (or incident), never a list of ids read first: an
+    # escalation another daemon commits meanwhile (its new tier row) is acknowledged and
+    # cancelled too, instead of being sent, and escalating again, after the click.
     by = by.strip()[:200] or "someone"
-    acked = cancelled = 0
-    if ids:
-        acked = _count(session.execute(
-            update(Alert).where(col(Alert.id).in_(ids), col(Alert.acked_at).is_(None))
-            .values(acked_at=now, acked_by=by, escalate_at=None)))
-        session.execute(update(Alert).where(col(Alert.id).in_(ids))
-                        .values(escalate_at=None))
-        cancelled = _count(session.execute(
-            update(Alert).where(col(Alert.id).in_(ids), col(Alert.status) == "pending",
-                                or_(col(Alert.tier) > 0, col(Alert.held).is_not(None)))
-            .values(status=CANCELLED, last_error=f"acknowledged by {by}")))
+    acked = _count(session.execute(
+        update(Alert).where(where, col(Alert.acked_at).is_(None))
+        .values(acked_at=now, acked_by=by, escalate_at=None)))
+    session.execute(update(Alert).where(where).values(escalate_at=None))
+    cancelled = _count(session.execute(
+        update(Alert).where(where, col(Alert.status) == "pending",
+                            or_(col(Alert.tier) > 0, col(Alert.held).is_not(None)))
+        .values(status=CANCELLED, last_error=f"acknowledged by {by}")))
+    # Rows that appeared after the first statement (see above).
+    acked += _count(session.execute(
+        update(Alert).where(where, col(Alert.acked_at).is_(None))
+        .values(acked_at=now, acked_by=by, escalate_at=None)))
     status: str | None = None
     if mention_id is not None:
         session.execute(
@@ -123,12 +131,10 @@ def _acknowledge_ids(session: Session, ids: Sequence[int], mention_id: int | Non
         if mention is not None:
             session.refresh(mention)
             status = mention.status
-    first = None
-    if ids:
-        first = session.execute(
-            select(col(Alert.acked_by), col(Alert.acked_at))
-            .where(col(Alert.id).in_(ids), col(Alert.acked_at).is_not(None))
-            .order_by(col(Alert.acked_at), col(Alert.id)).limit(1)).first()
+    first = session.execute(
+        select(col(Alert.acked_by), col(Alert.acked_at))
+        .where(where, col(Alert.acked_at).is_not(None))
+        .order_by(col(Alert.acked_at), col(Alert.id)).limit(1)).first()
     log.info("acknowledged mention=%s incident=%s alerts=%s cancelled=%s", mention_id,
              incident_id, acked, cancelled)
     return AckResult(mention_id, incident_id, acked, cancelled, status,

@@ -59,10 +59,36 @@ def dead_letter_body(channel: str, idempotency_key: str, attempts: int, error: s
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
 
 
+# "@everyone", "@here", "@channel", "<@123>", Slack's "<!here>": a zero-width space after
+# the "@" or "!" keeps chat services from reading the reviewer's text as a mention that
+# pings the whole channel (backslash escapes do not stop that on Slack or Discord).
+_MENTION = re.compile(r"([@!\uff20\uff01])(?=[\w&])")
+
+
+def defuse_mentions(text: str) -> str:
+    """Text that cannot ping anyone in chat; looks the same to a reader."""
+    return _MENTION.sub("\\1\u200b", text)
+
+
 def escape_markdown(text: str) -> str:
     """Review text shown literally in chat markdown (no links, mentions or formatting
     smuggled in by the reviewer)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return defuse_mentions(_MARKDOWN_SPECIAL.sub(r"\\\1", text))
+
+
+def safe_link(url: str | None) -> str | None:
+    """A post's URL fit for a link target: http(s) only (a javascript: or data: URL from
+    a hostile page is no link), no whitespace or control characters, and the characters
+    that would end a markdown link or an HTML attribute early percent-encoded."""
+    if not url:
+        return None
+    url = url.strip()
+    if not re.match(r"(?i)^https?://[^/\s]", url) or any(
+            ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    return url.translate({ord("("): "%28", ord(")"): "%29", ord("<"): "%3C",
+                          ord(">"): "%3E", ord('"'): "%22", ord("'"): "%27",
+                          ord("["): "%5B", ord("]"): "%5D", ord("`"): "%60"})
 
 
 @dataclass(frozen=True)
@@ -140,7 +166,7 @@ _MARKDOWN = _ENV.from_string("""\
 {% endif %}
 {% if v.sla_due %}**Reply publicly by:** {{ v.sla_due }}
 {% endif %}
-{% if v.url %}[Reply publicly]({{ v.url }})
+{% if link %}[Reply publicly]({{ link }})
 {% endif %}
 {% endif %}
 {% if v.ack_url %}[Acknowledge]({{ v.ack_url }})
@@ -167,7 +193,7 @@ _HTML = _HTML_ENV.from_string("""\
 {% endif %}
 {% if v.sla_due %}<p><strong>Reply publicly by:</strong> {{ v.sla_due }}</p>
 {% endif %}
-{% if v.url %}<p><a href="{{ v.url }}">Reply publicly</a></p>
+{% if link %}<p><a href="{{ link }}">Reply publicly</a></p>
 {% endif %}
 {% endif %}
 {% if v.ack_url %}<p><a href="{{ v.ack_url }}">Acknowledge</a></p>
@@ -208,8 +234,10 @@ _SMS_LIMIT = 320
 def render_view(view: AlertView) -> Rendered:
     """The alert in each form: markdown for chat, HTML for e-mail, short text for SMS."""
     title = view.title if not view.tier else f"[ESCALATED t{view.tier}] {view.title}"
-    markdown = _MARKDOWN.render(v=view).strip()
-    html = _HTML.render(v=view).strip()
+    title = defuse_mentions(title)
+    link = safe_link(view.url)
+    markdown = _MARKDOWN.render(v=view, link=link).strip()
+    html = _HTML.render(v=view, link=link).strip()
     ack = view.ack_url or f"review-monitor ack {view.alert_id}"
     if view.plain is not None:
         gist = view.plain.replace("\n", " ")
@@ -240,15 +268,16 @@ def render_batch(channel_label: str, views: list[AlertView], why: str) -> Render
         if len(headline) > 100:
             headline = headline[:99] + "…"
         ack = view.ack_url
+        link = safe_link(view.url)
         md_lines.append(
             f"- **{view.severity}** {escape_markdown(view.brand)} on "
             f"{escape_markdown(view.source)}: {escape_markdown(headline)}"
-            + (f" · [reply]({view.url})" if view.url else "")
+            + (f" · [reply]({link})" if link else "")
             + (f" · [ack]({ack})" if ack else f" · ack: `review-monitor ack {view.alert_id}`"))
         html_lines.append(
             f"<li><strong>{escape(view.severity)}</strong> {escape(view.brand)} on "
             f"{escape(view.source)}: {escape(headline)}"
-            + (f' · <a href="{escape(view.url)}">reply</a>' if view.url else "")
+            + (f' · <a href="{escape(link)}">reply</a>' if link else "")
             + (f' · <a href="{escape(ack)}">ack</a>' if ack else
                f" · ack: <code>review-monitor ack {view.alert_id}</code>") + "</li>")
         text_lines.append(f"- {view.severity} {view.brand}/{view.source}: {headline[:60]}")
