@@ -23,7 +23,7 @@ from monitor.core.classify import Verdict
 from monitor.core.triage import TRANSITIONS
 from monitor.errors import MonitorError
 from monitor.store import Alert, Mention, Store
-from monitor.store.models import IgnoreRule, Note, TriageEvent
+from monitor.store.models import IgnoreRule, Note, PublicReply, TriageEvent
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +205,25 @@ def resolve(store: Store, mention_ids: Sequence[int], by: str, now: datetime) ->
 
 
 def reopen(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
+    """Back to open. A reply clock stopped only by a person's "Mark replied" (no public
+    reply was ever seen) runs again: else a mention marked replied by mistake and
+    reopened would never get its reminders or its breach (the SLA sweep skips mentions
+    with ``first_reply_at``)."""
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
         changed = _transition(session, "reopen", ids,
                               {"resolved_at": None, "snoozed_until": None}, by, now)
+        replied_seen = set(session.scalars(select(col(PublicReply.mention_id)).where(
+            col(PublicReply.mention_id).in_(ids))))
+        for mention_id, site_replies in session.execute(
+                select(col(Mention.id), col(Mention.company_replies)).where(
+                    col(Mention.id).in_(ids), col(Mention.status) == "open",
+                    col(Mention.first_reply_at).is_not(None))).all():
+            if mention_id in replied_seen or site_replies:
+                continue
+            session.execute(update(Mention).where(col(Mention.id) == mention_id)
+                            .values(first_reply_at=None))
     _log("reopen", ids, by, changed)
     return changed
 

@@ -1056,3 +1056,22 @@ def test_openapi_declares_the_bearer_token(web: Web) -> None:
                    ).status_code == 401
     assert api.post("/api/v1/bulk", json={"ids": [1], "action": "resolve"},
                     headers=bearer("reader")).status_code == 403
+
+
+def test_reopening_a_mention_marked_replied_by_mistake_restarts_its_reply_clock(
+        web: Web) -> None:
+    from monitor import triage
+    from monitor.store.models import PublicReply
+
+    first, second = web.ingest(complaint("rc1", author="R1"), complaint("rc2", author="R2"))
+    store, now = web.store, web.clock()
+    assert triage.mark_replied(store, [first, second], "alice", now) == 2
+    with store.session() as session:
+        session.add(PublicReply(mention_id=second, brand="acme", author="Acme Care",
+                                body="Sorry, on it.", body_hash="h", replied_at=now,
+                                detected_by="site"))
+    assert triage.reopen(store, [first, second], "alice", now) == 2
+    # No public reply was ever seen: the SLA sweep must watch it again.
+    assert mention(web, first).first_reply_at is None
+    # A reply the crawler saw stays the first reply.
+    assert mention(web, second).first_reply_at == now
