@@ -26,7 +26,8 @@ from monitor.web.app import make_web_app
 from monitor.web.security import hash_password
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-PATHS = ["/", "/", "/?q=refund", "/?status=all&kind=", "/?status=all&kind=&page=100",
+PATHS = ["/", "/", "/?q=refund", "/?status=all&kind=&q=refund", "/?status=all&kind=",
+         "/?status=all&kind=&page=100",
          "/metrics", "/healthz", "/sources"]
 
 

@@ -1075,3 +1075,26 @@ def test_reopening_a_mention_marked_replied_by_mistake_restarts_its_reply_clock(
     assert mention(web, first).first_reply_at is None
     # A reply the crawler saw stays the first reply.
     assert mention(web, second).first_reply_at == now
+
+
+def test_search_ignores_case_beyond_ascii(web: Web) -> None:
+    ids = web.ingest(
+        complaint("u1", title="ØL-SERVICE ER DÅRLIG", body="Acme scam refund", author="Åse"),
+        complaint("u2", title="Отказ", body="Acme: ВЕРНИТЕ ДЕНЬГИ, scam", author="Пётр"),
+        complaint("u3", title="Straße", body="Acme scam refund 100% sure", author="Jörg"))
+    browser = client(web)
+
+    def found(q: str) -> list[int]:
+        page = browser.get("/", params={"q": q}).text
+        return sorted(int(i) for i in re.findall(r'data-id="(\d+)"', page))
+
+    assert found("øl-service") == [ids[0]]
+    assert found("åse dårlig") == [ids[0]]
+    assert found("верните") == [ids[1]] and found("отказ пётр") == [ids[1]]
+    assert found("JÖRG") == [ids[2]]
+    assert found("100%") == [ids[2]] and found("10_%") == []  # wildcards stay literal
+    assert browser.get("/inbox/newest", params={"q": "ВЕРНИТЕ"}).json() == {
+        "total": 1, "newest": ids[1]}
+    api = TestClient(web.web, headers=bearer("reader"))
+    assert [m["id"] for m in api.get("/api/v1/mentions", params={"q": "øl"}).json()[
+        "items"]] == [ids[0]]

@@ -96,7 +96,24 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(query: InboxQuery, now: datetime) -> list[ColumnElement[bool]]:
+def _casefold(value: Any) -> str | None:
+    return None if value is None else str(value).casefold()
+
+
+def _search_ready(session: Any, store: Store) -> bool:
+    """SQLite's lower() and LIKE fold ASCII letters only ("ØL" never found "øl",
+    "Отказ" never found "отказ"): on SQLite, search compares Python-casefolded text
+    through a function registered on the connection. PostgreSQL's ILIKE folds Unicode
+    itself. True when the function is in place."""
+    if store.engine.dialect.name != "sqlite":
+        return False
+    raw = session.connection().connection.driver_connection
+    raw.create_function("rm_casefold", 1, _casefold, deterministic=True)
+    return True
+
+
+def _conditions(query: InboxQuery, now: datetime,
+                fold: bool = False) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.status == "waiting":
         where.append(_waiting(now))
@@ -114,6 +131,11 @@ def _conditions(query: InboxQuery, now: datetime) -> list[ColumnElement[bool]]:
     if query.incident is not None:
         where.append(col(Mention.incident_id) == query.incident)
     for term in query.q.split()[:8]:
+        if fold:
+            pattern = _like(term.casefold())
+            where.append(or_(*(func.rm_casefold(col(column)).like(pattern, escape="\\")
+                               for column in (Mention.title, Mention.body, Mention.author))))
+            continue
         pattern = _like(term)
         where.append(or_(col(Mention.title).ilike(pattern, escape="\\"),
                          col(Mention.body).ilike(pattern, escape="\\"),
@@ -128,8 +150,8 @@ _SEVERITY_ORDER = case({"critical": 0, "high": 1, "normal": 2, "low": 3},
 def list_mentions(store: Store, query: InboxQuery, now: datetime) -> Page:
     """The inbox: by SLA deadline (soonest first, none last), then severity, then age."""
     query.clean()
-    where = _conditions(query, now)
     with store.session() as session:
+        where = _conditions(query, now, bool(query.q) and _search_ready(session, store))
         total = int(session.scalar(select(func.count()).select_from(Mention).where(*where))
                     or 0)
         rows = list(session.scalars(
@@ -145,8 +167,8 @@ def newest(store: Store, query: InboxQuery, now: datetime) -> tuple[int, int]:
     """(how many match, the highest mention id among them): lets an open inbox page
     notice new mentions without reloading."""
     query.clean()
-    where = _conditions(query, now)
     with store.session() as session:
+        where = _conditions(query, now, bool(query.q) and _search_ready(session, store))
         total, top = session.execute(
             select(func.count(), func.max(col(Mention.id))).select_from(Mention)
             .where(*where)).one()
