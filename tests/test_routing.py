@@ -671,3 +671,45 @@ def test_a_targets_label_never_shows_its_secrets() -> None:
     assert label == "json://127.0.0.1:9"
     slack = Target("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#chan").label
     assert "TIiajkdnlazkcOXrIdevi7FQ" not in slack and slack.startswith("slack://")
+
+
+@pytest.mark.parametrize("status", ["replied", "resolved", "not_complaint"])
+def test_no_escalation_once_the_mention_is_handled(tmp_path: Path, receivers: dict[str, Receiver],
+                                                   status: str) -> None:
+    """Review 6: a complaint already answered publicly (reply detected) or closed in the
+    inbox without anyone pressing 'acknowledge' still woke the backup and then the lead."""
+    clock = [DAY]
+    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
+                   clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    with app.store.session() as session:
+        mention = session.scalars(select(Mention)).one()
+        mention.status = status
+    clock[0] = DAY + timedelta(minutes=15)
+    assert app.ingestor.planner is not None
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    clock[0] = DAY + timedelta(hours=2)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    dispatch(app)
+    assert receivers["bo"].messages == []
+    with app.store.session() as session:
+        assert all(a.escalate_at is None for a in session.scalars(select(Alert)))
+    app.store.close()
+
+
+def test_long_chat_messages_are_split_not_refused() -> None:
+    """Review 6: apprise passes an over-long message on as it is ('upstream'), so a
+    morning batch of 30 alerts (7,000+ characters) to Discord (2,000) failed every retry
+    and went to the dead letters. Chat targets split unless the URL says otherwise."""
+    from apprise import OverflowMode
+
+    from monitor.notify.channels import Target
+
+    discord = "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"
+    assert Target(discord)._apprise is not None
+    assert Target(discord)._apprise[0].overflow_mode == OverflowMode.SPLIT  # type: ignore[index]
+    chosen = Target(discord + "?overflow=truncate")._apprise
+    assert chosen is not None and chosen[0].overflow_mode == OverflowMode.TRUNCATE
+    mail = Target("mailto://127.0.0.1:2525?to=a@example.com&from=rm@example.com")._apprise
+    assert mail is not None and mail[0].overflow_mode != OverflowMode.SPLIT

@@ -104,6 +104,12 @@ class Target:
             self._apprise = apprise.Apprise()
             if not self._apprise.add(url):
                 raise NotifyError("apprise rejected a channel URL (check the config)")
+            if self.format == "markdown" and "overflow=" not in url.lower():
+                # A chat service refuses a message over its limit (Discord 2,000
+                # characters, Telegram 4,096) and apprise passes it on as it is: a night's
+                # batch would fail every retry and die. Split it instead, unless the URL
+                # says otherwise (?overflow=truncate).
+                self._apprise[0].overflow_mode = apprise.OverflowMode.SPLIT
 
     @property
     def label(self) -> str:

@@ -33,7 +33,7 @@ from sqlmodel import col
 from monitor.errors import MonitorError
 from monitor.notify.targets import AlertPlanner, Planned, planned_rows
 from monitor.store import Store
-from monitor.store.models import Alert, Mention
+from monitor.store.models import Alert, Incident, Mention
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,13 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
         cleared = _count(session.execute(update(Alert).where(*same).values(escalate_at=None)))
         if cleared == 0:
             return 0  # another process took it, or it was acknowledged meanwhile
+        handled = _handled(session, kind, subject_id)
+        if handled:
+            # Replied to, resolved, snoozed or not a complaint (in the inbox, or a public
+            # reply was detected), or the incident closed: somebody dealt with it, so
+            # nobody else is woken up about it.
+            log.info("escalation_moot alert=%s %s", alert.id, handled)
+            return 0
         if not planned:
             log.warning("escalation_exhausted alert=%s tier=%s", alert.id, alert.tier)
             return 0
@@ -214,6 +221,18 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
             inserted += len(result.all())
     log.info("escalated alert=%s to_tier=%s new=%s", alert.id, tier, inserted)
     return inserted
+
+
+def _handled(session: Session, kind: str, subject_id: int | None) -> str | None:
+    """Why escalating this mention or incident is moot, or None while nobody handled it."""
+    if kind == "m" and subject_id is not None:
+        status = session.scalar(select(col(Mention.status)).where(col(Mention.id) == subject_id))
+        return None if status in (None, "open") else f"mention={subject_id} status={status}"
+    if kind == "i" and subject_id is not None:
+        status = session.scalar(select(col(Incident.status))
+                                .where(col(Incident.id) == subject_id))
+        return None if status in (None, "open") else f"incident={subject_id} status={status}"
+    return None
 
 
 def _escalation_body(alert: Alert, tier: int, key: str) -> str:
