@@ -1098,3 +1098,16 @@ def test_search_ignores_case_beyond_ascii(web: Web) -> None:
     api = TestClient(web.web, headers=bearer("reader"))
     assert [m["id"] for m in api.get("/api/v1/mentions", params={"q": "øl"}).json()[
         "items"]] == [ids[0]]
+
+
+def test_api_list_refuses_an_unknown_filter_value(web: Web) -> None:
+    [mention_id] = web.ingest(complaint("f1"))
+    api = TestClient(web.web, headers=bearer("bot"))
+    for params in ({"status": "resolve"}, {"kind": "complaints"}, {"severity": "urgent"}):
+        response = api.get("/api/v1/mentions", params=params)
+        assert response.status_code == 422 and "must be one of" in response.json()["detail"]
+    api.post(f"/api/v1/mentions/{mention_id}/assign", json={"assignee": "bot"})
+    mine = api.get("/api/v1/mentions", params={"assignee": "me"}).json()
+    assert [m["id"] for m in mine["items"]] == [mention_id]
+    assert api.get("/api/v1/mentions", params={"kind": "", "status": "all"}).json()[
+        "total"] == 1

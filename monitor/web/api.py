@@ -171,15 +171,25 @@ def list_mentions(request: Request, user: Reader, brand: str = "", source: str =
                   severity: str = "", kind: str = "complaint", language: str = "",
                   status: Annotated[str, Query(description="waiting (default), all or a "
                                                            "status")] = "waiting",
-                  assignee: str = "", q: str = "", incident: int | None = None,
+                  assignee: Annotated[str, Query(description="a name, 'me' (the token's "
+                                                             "name) or 'none'")] = "",
+                  q: str = "", incident: int | None = None,
                   page: Annotated[int, Query(ge=1)] = 1,
                   per_page: Annotated[int, Query(ge=1, le=queries.PER_PAGE_MAX)] = 50,
                   ) -> MentionList:
+    # The page quietly falls back to its defaults; an API client with a typo
+    # (status=resolve) must hear about it instead of reading the wrong list.
+    for name, value, allowed in (("status", status, queries.STATUS_FILTERS),
+                                 ("kind", kind, ("", *queries.KINDS)),
+                                 ("severity", severity, ("", *queries.SEVERITIES))):
+        if value not in allowed:
+            raise HTTPException(422, f"{name} must be one of: "
+                                     f"{', '.join(repr(a) for a in allowed)}")
     context = ctx(request)
     now = context.now()
     result = queries.list_mentions(context.store, queries.InboxQuery(
-        brand, source, severity, kind, language, status, assignee, q, incident, page,
-        per_page), now)
+        brand, source, severity, kind, language, status,
+        user.name if assignee == "me" else assignee, q, incident, page, per_page), now)
     return MentionList(items=[MentionOut.of(m, now) for m in result.items], total=result.total,
                        page=result.page, per_page=result.per_page)
 
