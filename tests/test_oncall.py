@@ -194,3 +194,52 @@ def test_calendar_edits_are_picked_up(tmp_path: Path) -> None:
     path.write_text("not a calendar", encoding="utf-8")
     later = weekend + timedelta(hours=2)
     assert targets.resolve("oncall:cal", later) == ("member:bo", "bo")  # last good kept
+
+
+EXCEPTIONS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//oncall//EN
+BEGIN:VEVENT
+UID:weekly-bo
+SUMMARY:bo
+DTSTART;TZID=Europe/Oslo:20260302T090000
+DTEND;TZID=Europe/Oslo:20260302T170000
+RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10
+EXDATE;TZID=Europe/Oslo:20260309T090000
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-bo
+RECURRENCE-ID;TZID=Europe/Oslo:20260316T090000
+SUMMARY:Ada Lovelace
+DTSTART;TZID=Europe/Oslo:20260316T090000
+DTEND;TZID=Europe/Oslo:20260316T170000
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-bo
+RECURRENCE-ID;TZID=Europe/Oslo:20260323T090000
+SUMMARY:bo
+STATUS:CANCELLED
+DTSTART;TZID=Europe/Oslo:20260323T090000
+DTEND;TZID=Europe/Oslo:20260323T170000
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_calendar_exceptions_deleted_moved_and_cancelled_occurrences(tmp_path: Path) -> None:
+    """Review 6: EXDATE, RECURRENCE-ID and STATUS:CANCELLED were ignored, so a shift
+    deleted or handed to someone else for one week ("this event only", as calendar apps
+    export it) still paged the original member."""
+    path = tmp_path / "oncall.ics"
+    path.write_text(EXCEPTIONS.replace("\n", "\r\n"), encoding="utf-8")
+    shifts = load_calendar(path, {"ada": "Ada Lovelace", "bo": "Bo"}, OSLO,
+                           at(OSLO, 2026, 3, 1, 0))
+    schedule = Schedule("cal", "Europe/Oslo", calendar=shifts)
+    first = on_call(schedule, at(OSLO, 2026, 3, 2, 12))
+    assert first is not None and first.member == "bo"
+    assert on_call(schedule, at(OSLO, 2026, 3, 9, 12)) is None  # EXDATE
+    swapped = on_call(schedule, at(OSLO, 2026, 3, 16, 12))  # this week only: Ada
+    assert swapped is not None and swapped.member == "ada"
+    assert on_call(schedule, at(OSLO, 2026, 3, 23, 12)) is None  # cancelled occurrence
+    later = on_call(schedule, at(OSLO, 2026, 3, 30, 12))  # after the DST change
+    assert later is not None and later.member == "bo"

@@ -99,7 +99,26 @@ def load_calendar(path: Path, members: dict[str, str], zone: ZoneInfo,
     lowered.update({key.casefold(): key for key in members})
     shifts: list[Shift] = []
     window_start, window_end = around - timedelta(days=31), around + timedelta(days=366)
+
+    def instant(value: Any) -> datetime | None:
+        value = getattr(value, "dt", value)
+        if isinstance(value, datetime):
+            return _local(value, zone).astimezone(UTC)
+        if hasattr(value, "toordinal"):
+            return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
+        return None
+
+    # One occurrence of a recurring shift moved or cancelled ("this event only"): a VEVENT
+    # with the same UID and a RECURRENCE-ID replaces the occurrence it names.
+    moved: dict[str, set[datetime]] = {}
     for event in calendar.walk("VEVENT"):
+        if event.get("RECURRENCE-ID") is not None:
+            when = instant(event.get("RECURRENCE-ID"))
+            if when is not None:
+                moved.setdefault(str(event.get("UID", "")), set()).add(when)
+    for event in calendar.walk("VEVENT"):
+        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+            continue
         summary = str(event.get("SUMMARY", "")).strip()
         member = lowered.get(summary.casefold()) or next(
             (name for key, name in lowered.items() if key in summary.casefold()), None)
@@ -119,8 +138,17 @@ def load_calendar(path: Path, members: dict[str, str], zone: ZoneInfo,
             text = event["RRULE"].to_ical()
             rule = rrulestr(text.decode() if isinstance(text, bytes) else str(text),
                             dtstart=start_value if start_value.tzinfo else start)
+            skip = set(moved.get(str(event.get("UID", "")), set()))
+            exdates = event.get("EXDATE")
+            for entry in exdates if isinstance(exdates, list) else [exdates]:
+                for value in getattr(entry, "dts", []):
+                    when = instant(value)
+                    if when is not None:
+                        skip.add(when)
             for occurrence in rule.between(window_start - length, window_end, inc=True):
                 begin = _local(occurrence, zone).astimezone(UTC)
+                if begin in skip:  # deleted (EXDATE) or moved (RECURRENCE-ID)
+                    continue
                 shifts.append(Shift(member, begin, begin + length, "calendar"))
         else:
             shifts.append(Shift(member, start.astimezone(UTC), end.astimezone(UTC),
