@@ -306,3 +306,28 @@ def test_ops_channel_may_be_a_member(store_url: str, receiver: Receiver) -> None
     with app.store.session() as session:
         (alert,) = session.scalars(select(Alert))
     assert (alert.channel, alert.recipient) == ("member:olga", "olga")
+
+
+def test_a_source_urls_secrets_stay_out_of_the_ops_alert(store_url: str,
+                                                         receiver: Receiver) -> None:
+    """Review 6: a crawl error names the URL it failed on, and a source URL may carry an
+    API key or a password; the health alert (ops chat), the event row and
+    `review-monitor health` showed it in full."""
+    from monitor.core.health import redact_secrets
+
+    app = health_app(store_url, receiver, {"now": NOW})
+    health = SourceHealth(app.store, app.config)
+    state = app.store.source_state("tp")
+    state.last_status, state.consecutive_failures = "blocked", 1
+    state.last_error = ("blocked: HTTP 403 from https://bob:hunter2@api.example.com/v1/reviews"
+                        "?place=1&key=AIzaSECRET&access_token=TOKSECRET")
+    app.store.save_source_state(state)
+    health.check(["tp"], NOW)
+    asyncio.run(app.dispatcher.drain())
+    (message,) = receiver.messages
+    (status,) = [s for s in health.statuses() if s.source_id == "tp"]
+    for text in (message["title"], message["message"], status.reason or ""):
+        assert "AIzaSECRET" not in text and "TOKSECRET" not in text and "hunter2" not in text
+    assert "place=1&key=***" in message["title"]
+    assert redact_secrets("HTTP 429 from https://www.trustpilot.com/review/acme.com?page=2") \
+        == "HTTP 429 from https://www.trustpilot.com/review/acme.com?page=2"

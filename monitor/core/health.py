@@ -27,6 +27,7 @@ one timeout is not news.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +70,19 @@ class Health:
     reason: str
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;][^=&\s#]*(?:key|token|secret|password|passwd|pwd|sig|signature|auth|"
+    r"credential|session)[^=&\s#]*=)[^&\s#]+")
+
+
+def redact_secrets(text: str) -> str:
+    """An error line fit for ops chat, the log and ``review-monitor health``: a crawl
+    error names the URL it failed on, and a source URL may carry an API key
+    (``?key=...``, ``?access_token=...``) or a password (``https://user:pw@host``)."""
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1:***@", text))
+
+
 def usual_gap(times: Sequence[datetime]) -> timedelta | None:
     """The median gap between consecutive mentions, or None with fewer than two."""
     ordered = sorted(times)
@@ -93,7 +107,7 @@ def assess(runs: SourceRuns, previous: str | None, now: datetime,
            thresholds: Thresholds) -> Health:
     """The source's status now. ``previous``: its last recorded status (None: never)."""
     failures = runs.consecutive_failures
-    error = runs.last_error or runs.last_status
+    error = redact_secrets(runs.last_error or runs.last_status)
     if failures > 0:
         if runs.last_status == BLOCKED and failures >= thresholds.blocked_after:
             return Health(BLOCKED, f"blocked on {_runs(failures)} in a row: {error}")
