@@ -110,6 +110,12 @@ RULES = [
     ("globex", None, "buy globexcoin", None),
     (None, None, "New JOB opening at Acme", 3),
     ("acme", None, "New job opening at Acme", None),
+    # Whole words only.
+    ("acme", None, "I did not buy globexcoins", None),
+    ("acme", None, "rebuy globexcoin", None),
+    ("acme", None, "please (buy globexcoin!)", 2),
+    ("acme", None, "buy globexcoin", 2),
+    (None, None, "job openings", None),
 ])
 def test_ignore_rules_match(brand: str | None, author_key: str | None, text: str,
                             rule: int | None) -> None:
@@ -129,6 +135,18 @@ def test_ignore_rules_turn_complaints_into_other(kind: Kind, ignored: bool) -> N
             "ignore rule #1: author 'reddit:promobot' marked not a complaint"
     else:
         assert result is verdict
+
+
+@pytest.mark.parametrize(("phrase", "text", "found"), [
+    ("scar", "i was scared", False),
+    ("scar", "a scar, then", True),
+    ("100%", "100% sure", True),  # a phrase ending in punctuation
+    ("100%", "1100% sure", False),
+    ("-promo-", "x-promo-y", True),
+    ("åpen", "åpent", False),
+])
+def test_phrase_matches_whole_words(phrase: str, text: str, found: bool) -> None:
+    assert ignore.phrase_in(phrase, text) is found
 
 
 @pytest.mark.parametrize(("phrase", "stored"), [

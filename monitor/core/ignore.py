@@ -54,9 +54,25 @@ def matching_rule(rules: Iterable[IgnoreRule], brand: str | None, author_key: st
         elif rule.field == PHRASE and rule.value:
             if folded is None:
                 folded = normalise_phrase(text)
-            if rule.value in folded:
+            if phrase_in(rule.value, folded):
                 return rule
     return None
+
+
+def phrase_in(phrase: str, folded: str) -> bool:
+    """Whole words only: a phrase "scar" must not silence every complaint that says
+    "scared", nor "card" one about a "cardboard box" (an ignored complaint alerts
+    nobody)."""
+    start = folded.find(phrase)
+    while start != -1:
+        end = start + len(phrase)
+        before = folded[start - 1] if start else " "
+        after = folded[end] if end < len(folded) else " "
+        if not (before.isalnum() and phrase[0].isalnum()) and \
+                not (after.isalnum() and phrase[-1].isalnum()):
+            return True
+        start = folded.find(phrase, start + 1)
+    return False
 
 
 def apply(rules: Sequence[IgnoreRule], brand: str | None, author_key: str | None,
