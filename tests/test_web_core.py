@@ -272,3 +272,23 @@ def test_login_limiter_counts_an_attempt_when_it_begins() -> None:
     assert limiter.begin(keys, NOW) == 0 and limiter.begin(keys, NOW) == 0
     assert limiter.begin(["addr:1.2.3.4", "user:bob"], NOW) == 15 * 60
     assert limiter.begin(["addr:5.6.7.8", "user:bob"], NOW) == 0
+
+
+def test_a_user_without_a_password_cannot_log_in_and_costs_a_hash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user listed for the reverse proxy only (no password_hash) answers as slowly as
+    a wrong password: the time does not reveal which names exist."""
+    from monitor.web import security
+
+    calls: list[str] = []
+    real = security.verify_password
+
+    def counting(hashed: str, password: str) -> bool:
+        calls.append(hashed)
+        return real(hashed, password)
+
+    monkeypatch.setattr(security, "verify_password", counting)
+    config = _web(users={"proxyonly": {"role": "viewer"}})
+    assert security.authenticate(config, "proxyonly", "") is None
+    assert security.authenticate(config, "nobody", "x") is None
+    assert calls == [security._DUMMY_HASH, security._DUMMY_HASH]

@@ -77,10 +77,12 @@ def password_fingerprint(password_hash: str) -> str:
 
 def authenticate(config: WebConfig, name: str, password: str) -> Principal | None:
     user = config.users.get(name)
-    if user is None:
+    if user is None or not user.password_hash:
+        # Unknown, or listed without a password (a reverse-proxy user): the same argon2
+        # work as a wrong password, so the answer time does not tell them apart.
         verify_password(_DUMMY_HASH, password)
         return None
-    if not user.password_hash or not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash, password):
         return None
     return Principal(name, user.role, "session")
 
