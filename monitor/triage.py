@@ -96,26 +96,23 @@ def _log(action: str, ids: list[int], by: str, changed: int) -> None:
 
 def acknowledge(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> int:
     """Someone has it: stops the escalation of its alerts (through the alert path's
-    ``acknowledge_mention`` when installed) and ends a snooze. Returns how many changed."""
+    ``acknowledge_mention`` when installed) and ends a snooze. Returns how many changed.
+
+    The status moves first, in one conditional UPDATE ... RETURNING: of two responders
+    acknowledging at once exactly one is told "Acknowledged 1" and recorded (a status
+    read beforehand let both count it). The alerts are acknowledged after, for every id
+    (idempotent), so a retry after a failure there still stops the escalation."""
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
-        before = dict(session.execute(select(col(Mention.id), col(Mention.status))
-                                      .where(col(Mention.id).in_(ids))).tuples().all())
+        changed = _transition(session, "acknowledge", ids,
+                              {"acknowledged_at": now, "acknowledged_by": by[:200],
+                               "snoozed_until": None}, by, now)
     routing_ack = _routing_acknowledge()
     if routing_ack is not None:
         for mention_id in ids:
             routing_ack(store, mention_id, by, now)
-    changed_ids = [mention_id for mention_id, status in before.items()
-                   if status in TRANSITIONS["acknowledge"].from_statuses]
     with store.session() as session:
-        update_statement = update(Mention).where(
-            col(Mention.id).in_(ids),
-            col(Mention.status).in_(TRANSITIONS["acknowledge"].from_statuses))
-        session.execute(update_statement.values(
-            status="acknowledged", acknowledged_at=now, acknowledged_by=by[:200],
-            snoozed_until=None))
-        _record(session, "acknowledge", changed_ids, by, now)
         session.execute(update(Mention).where(col(Mention.id).in_(ids),
                                               col(Mention.acknowledged_at).is_(None))
                         .values(acknowledged_at=now, acknowledged_by=by[:200]))
@@ -123,8 +120,8 @@ def acknowledge(store: Store, mention_ids: Sequence[int], by: str, now: datetime
             session.execute(update(Alert).where(col(Alert.mention_id).in_(ids),
                                                 col(Alert.acked_at).is_(None))
                             .values(acked_at=now, acked_by=by[:200], escalate_at=None))
-    _log("acknowledge", ids, by, len(changed_ids))
-    return len(changed_ids)
+    _log("acknowledge", ids, by, changed)
+    return changed
 
 
 def _routing_acknowledge() -> Any:

@@ -381,6 +381,39 @@ def test_two_responders_at_once_never_both_change_a_mention(web: Web) -> None:
     assert len(events) == 20 and len({event.mention_id for event in events}) == 20
 
 
+def test_two_responders_acknowledging_at_once_are_counted_once(web: Web) -> None:
+    import threading
+
+    from monitor import triage
+
+    ids = web.ingest(*(complaint(f"ackrace{i}", author=f"A{i}") for i in range(20)))
+    barrier = threading.Barrier(4)
+    counts: dict[str, int] = {}
+
+    def responder(name: str) -> None:
+        barrier.wait()
+        counts[name] = triage.acknowledge(web.store, ids, name, NOW)
+
+    threads = [threading.Thread(target=responder, args=(f"r{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts.values()) == 20
+    with web.store.session() as session:
+        events = [(event.mention_id, event.by) for event in session.scalars(
+            select(TriageEvent).where(col(TriageEvent.action) == "acknowledge"))]
+        acked = {m.id: m.acknowledged_by for m in session.scalars(
+            select(Mention).where(col(Mention.id).in_(ids)))}
+    assert len(events) == 20 and dict(events) == acked  # whoever changed it is recorded
+    assert all(alert.acked_at is not None for alert in _alerts(web, ids))
+
+
+def _alerts(web: Web, ids: list[int]) -> list[Alert]:
+    with web.store.session() as session:
+        return list(session.scalars(select(Alert).where(col(Alert.mention_id).in_(ids))))
+
+
 def test_forms_without_a_valid_csrf_token_change_nothing(web: Web) -> None:
     [mention_id] = web.ingest(complaint("r1"))
     browser = client(web)
