@@ -168,6 +168,8 @@ class SlaClock:
             col(Mention.status).in_(RUNNING), col(Mention.sla_due_at).is_not(None),
             col(Mention.first_reply_at).is_(None), col(Mention.sla_stage) < BREACHED,
             col(Mention.kind) == "complaint",
+            # Taken down by the site or its author: there is nothing left to reply under.
+            col(Mention.removed).is_(False),
         ).order_by(col(Mention.sla_due_at), col(Mention.id))).all()
         for mention_id, started, due, current, status, snoozed_until in running:
             assert mention_id is not None and due is not None

@@ -397,3 +397,41 @@ def test_run_once_sweeps_the_clock(store_url: str, receiver: Receiver) -> None:
     assert run_in_reactor(lambda: Daemon(app).run_once()) == 0
     assert [(a.purpose, a.status) for a in alerts(app)] == [
         ("mention", "sent"), ("sla_breach", "sent")]
+
+
+def test_no_reminder_or_breach_for_a_removed_review(store_url: str, receiver: Receiver) -> None:
+    """Review 6: a review the site took down kept its clock running: reminders and a
+    breach to the lead asked for a public reply under a post that no longer exists (the
+    delay notice and the digest already left removed reviews out)."""
+    clock = Clock(FRIDAY_4PM)
+    app = sla_app(store_url, receiver, clock, delay_notice_after="0s")
+    app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
+    with app.store.session() as session:
+        mention = session.scalars(select(Mention)).one()
+        mention.removed, mention.removed_at = True, FRIDAY_4PM
+    for at in ("2026-11-20 17:00", "2026-11-23 09:36", "2026-11-23 10:00"):
+        assert sweep_and_send(app, clock, utc(at)) == []
+    assert only(app).sla_stage == 0
+
+
+def test_breach_to_a_member_abroad_shows_the_deadline_in_their_zone(
+        store_url: str, receiver: Receiver) -> None:
+    """Review 6: SLA reminders and breaches stated the deadline only in the team's zone; a
+    lead in New York read 'due 10:00 UTC' and had to convert it."""
+    clock = Clock(FRIDAY_4PM)
+    targets = {name: "2h" for name in ("critical", "high", "normal", "low")}
+    config = make_config(
+        store_url, channels={"team": [receiver.apprise_url]},
+        routes=[{"channels": ["team"], "min_severity": "low"}],
+        members={"bob": {"urls": [receiver.apprise_url], "timezone": "America/New_York"}},
+        sla={**targets, "lead_channel": "member:bob", "delay_notice_after": "0s"},
+    )
+    app = make_app(config, clock=clock)
+    app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
+    asyncio.run(app.dispatcher.drain())
+    sent = len(receiver.messages)
+    (breach,) = sweep_and_send(app, clock, utc("2026-11-23 10:00"))
+    (message,) = receiver.messages[sent:]
+    assert "was due Mon 2026-11-23 10:00 UTC" in unescaped(message["message"])
+    assert "Reply publicly by (your time):** Mon 23 Nov 05:00 EST (America/New_York)" in \
+        unescaped(message["message"])

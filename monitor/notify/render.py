@@ -152,6 +152,9 @@ _MARKDOWN = _ENV.from_string("""\
 {% endif %}
 {% if v.plain is not none %}
 {{ v.plain | md }}
+{% if v.sla_due %}
+**Reply publicly by (your time):** {{ v.sla_due }}
+{% endif %}
 {% else %}
 **{{ v.kind | capitalize }} ({{ v.severity }})** about {{ v.brand | md }} on {{ v.source | md }}\
 {% if v.author %} by {{ v.author | md }}{% endif %}{% if v.rating %}, rating {{ v.rating }}{% endif %}
@@ -179,6 +182,8 @@ _HTML = _HTML_ENV.from_string("""\
 {% endif %}
 {% if v.plain is not none %}
 <p>{{ v.plain | replace("\n", "<br>\n" | safe) }}</p>
+{% if v.sla_due %}<p><strong>Reply publicly by (your time):</strong> {{ v.sla_due }}</p>
+{% endif %}
 {% else %}
 <p><strong>{{ v.kind | capitalize }} ({{ v.severity }})</strong> about {{ v.brand }} on \
 {{ v.source }}{% if v.author %} by {{ v.author }}{% endif %}\
@@ -206,6 +211,9 @@ _PLAIN = _ENV.from_string("""\
 {% endif %}
 {% if v.plain is not none %}
 {{ v.plain }}
+{% if v.sla_due %}
+Reply publicly by (your time): {{ v.sla_due }}
+{% endif %}
 {% else %}
 {{ v.kind | capitalize }} ({{ v.severity }}) about {{ v.brand }} on {{ v.source }}\
 {% if v.author %} by {{ v.author }}{% endif %}{% if v.rating %}, rating {{ v.rating }}{% endif %}

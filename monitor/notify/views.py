@@ -17,6 +17,7 @@ from monitor.store import Alert, Mention, Store
 _EXCERPT = 600
 # Alerts about one mention get the structured message; the rest show their stored body.
 _MENTION_PURPOSES = ("mention", "escalation")
+_SLA_PURPOSES = ("sla_reminder", "sla_breach")
 
 
 def load_views(store: Store, config: Config, alert_ids: Sequence[int], now: datetime,
@@ -40,10 +41,17 @@ def load_views(store: Store, config: Config, alert_ids: Sequence[int], now: date
         if mention is None or alert.purpose not in _MENTION_PURPOSES:
             plain = "\n".join(line for line in alert.body.splitlines()
                               if not line.startswith("ref: "))
+            # An SLA reminder or breach states the deadline in the team's zone; a member
+            # elsewhere also gets it in their own.
+            own_zone = timezones.get(alert.channel)
+            due = None
+            if mention is not None and mention.sla_due_at is not None and own_zone and \
+                    own_zone != config.hours.timezone and alert.purpose in _SLA_PURPOSES:
+                due = format_deadline(mention.sla_due_at, own_zone)
             views[alert.id] = AlertView(
                 key=alert.idempotency_key, title=alert.title, kind=alert.purpose,
                 severity="", brand="", source="", plain=plain, ack_url=link,
-                alert_id=alert.id, tier=alert.tier)
+                alert_id=alert.id, tier=alert.tier, sla_due=due)
             continue
         brand = config.brands[mention.brand].name if mention.brand in config.brands \
             else (mention.brand or "")
