@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -23,7 +23,7 @@ from monitor.core.classify import Verdict
 from monitor.core.triage import TRANSITIONS
 from monitor.errors import MonitorError
 from monitor.store import Alert, Mention, Store
-from monitor.store.models import IgnoreRule, Note, PublicReply, TriageEvent
+from monitor.store.models import IgnoreRule, Note, PublicReply, TriageEvent, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +183,12 @@ def mark_replied(store: Store, mention_ids: Sequence[int], by: str, now: datetim
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
-        changed = _transition(session, "replied", ids, {"snoozed_until": None}, by, now)
-        session.execute(update(Mention).where(col(Mention.id).in_(ids),
-                                              col(Mention.first_reply_at).is_(None))
-                        .values(first_reply_at=now))
+        # The clock stops only for the mentions this marks replied (a resolved one is
+        # not "Marked 0 as replied" yet given a first reply time the digest would use).
+        first_reply = func.coalesce(col(Mention.first_reply_at), bindparam(
+            "first_reply_now", now, type_=UTCDateTime(timezone=True)))
+        changed = _transition(session, "replied", ids,
+                              {"snoozed_until": None, "first_reply_at": first_reply}, by, now)
     _log("replied", ids, by, changed)
     return changed
 

@@ -1144,3 +1144,22 @@ def test_api_list_refuses_an_unknown_filter_value(web: Web) -> None:
     assert [m["id"] for m in mine["items"]] == [mention_id]
     assert api.get("/api/v1/mentions", params={"kind": "", "status": "all"}).json()[
         "total"] == 1
+
+
+def test_mark_replied_stops_the_clock_only_of_what_it_marks(web: Web) -> None:
+    from monitor import triage
+
+    first, second = web.ingest(complaint("mr1", author="M1"), complaint("mr2", author="M2"))
+    assert triage.resolve(web.store, [second], "alice", NOW) == 1
+    web.clock.advance(minutes=5)
+    assert triage.mark_replied(web.store, [first, second], "alice", web.clock()) == 1
+    assert mention(web, first).first_reply_at == NOW + timedelta(minutes=5)
+    assert mention(web, second).first_reply_at is None  # resolved: not marked, no reply
+    # A reply time already known (the crawler saw the reply first) is kept.
+    triage.reopen(web.store, [first], "alice", web.clock())
+    with web.store.session() as session:
+        session.execute(update(Mention).where(col(Mention.id) == first)
+                        .values(first_reply_at=NOW))
+    web.clock.advance(minutes=5)
+    assert triage.mark_replied(web.store, [first], "alice", web.clock()) == 1
+    assert mention(web, first).first_reply_at == NOW
