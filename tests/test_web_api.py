@@ -1163,3 +1163,24 @@ def test_mark_replied_stops_the_clock_only_of_what_it_marks(web: Web) -> None:
     web.clock.advance(minutes=5)
     assert triage.mark_replied(web.store, [first], "alice", web.clock()) == 1
     assert mention(web, first).first_reply_at == NOW
+
+
+def test_healthz_notices_a_daemon_that_never_crawled(store_url: str) -> None:
+    from monitor.store import SourceState
+    from monitor.web.app import make_web_app
+
+    web = make_web(store_url)
+    loop = LoopStatus(in_process=True, started_at=NOW)
+    api = TestClient(make_web_app(web.config, web.store, web.clock, loop))
+    loop.beat()
+    assert api.get("/healthz").status_code == 200  # just started
+    web.clock.advance(hours=1, seconds=1)
+    loop.beat()
+    response = api.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["problems"] == ["no crawl since the start 3601s ago"]
+    with web.store.session() as session:
+        session.add(SourceState(source_id="tp", last_status="ok", last_fetch_at=web.clock()))
+    assert api.get("/healthz").status_code == 200
+    # The inbox on its own (no daemon in the process) cannot know when crawling began.
+    assert TestClient(make_web(store_url).web).get("/healthz").status_code == 200

@@ -60,12 +60,18 @@ def health(config: Config, store: Store, loop: LoopStatus, now: datetime) -> tup
     figures = queries.figures(store, now, counts=False)
     crawl_age = _age(figures.last_crawl_at, now)
     limit = config.web.health_crawl_age if config.web else timedelta(hours=1)
-    crawl_ok = (crawl_age is None or not limit or crawl_age <= limit.total_seconds()
+    # Never crawled counts from the daemon's start (when it runs in this process): a
+    # scheduler that never ran a source was "healthy" forever.
+    since = crawl_age
+    if since is None and loop.in_process and loop.started_at is not None:
+        since = _age(loop.started_at, now)
+    crawl_ok = (since is None or not limit or since <= limit.total_seconds()
                 or not any(source.enabled for source in config.sources))
     body["last_crawl"] = {"at": _iso(figures.last_crawl_at), "age_s": crawl_age,
                           "ok": crawl_ok}
     if not crawl_ok:
-        problems.append(f"no crawl for {int(crawl_age or 0)}s")
+        problems.append(f"no crawl for {int(since or 0)}s" if crawl_age is not None
+                        else f"no crawl since the start {int(since or 0)}s ago")
     stalled_s = _age(figures.oldest_due_alert_at, now)
     outbox_ok = stalled_s is None or stalled_s <= OUTBOX_STALL.total_seconds()
     body["last_dispatch"] = {"at": _iso(figures.last_dispatch_at),
