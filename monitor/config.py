@@ -419,6 +419,22 @@ class SupportHoursConfig(_Strict):
     # Local dates on which the team does not work.
     holidays: list[date] = Field(default_factory=list)
 
+    # Field by field first, so check-config names the key ("hours.weekly: ...").
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        SupportHours.parse(value)
+        return value
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: str | list[str] | dict[str, str | list[str]]
+                ) -> str | list[str] | dict[str, str | list[str]]:
+        from monitor.core.hours import parse_weekly
+
+        parse_weekly(value)
+        return value
+
     @model_validator(mode="after")
     def _valid(self) -> SupportHoursConfig:
         self.hours()
@@ -468,6 +484,28 @@ class OnCallConfig(_Strict):
     overrides: list[OverrideConfig] = Field(default_factory=list)
     # An iCalendar file of shifts: each event's summary names a member.
     calendar: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        SupportHours.parse(value)
+        return value
+
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, value: str) -> str:
+        from monitor.core.hours import parse_clock
+
+        parse_clock(value)
+        return value
+
+    @field_validator("handoff_day")
+    @classmethod
+    def _handoff_day(cls, value: str) -> str:
+        from monitor.core.oncall import handoff_day
+
+        handoff_day(value)
+        return value
 
     @model_validator(mode="after")
     def _valid(self) -> OnCallConfig:

@@ -713,3 +713,38 @@ def test_long_chat_messages_are_split_not_refused() -> None:
     assert chosen is not None and chosen[0].overflow_mode == OverflowMode.TRUNCATE
     mail = Target("mailto://127.0.0.1:2525?to=a@example.com&from=rm@example.com")._apprise
     assert mail is not None and mail[0].overflow_mode != OverflowMode.SPLIT
+
+
+@pytest.mark.parametrize("token", ["1." + "9" * 5000 + ".abc", "9" * 5000 + ".1.abc",
+                                   "\u0661.1796162400.abc", "1.2", "..", "-1.5.x"])
+def test_malformed_ack_tokens_are_one_line_errors(token: str) -> None:
+    """Review 6: a 5,000-digit number in a link made int() raise ValueError (a server
+    error page) instead of 'malformed'."""
+    with pytest.raises(AckLinkError, match="malformed"):
+        verify(SECRET, token, DAY)
+
+
+def test_check_config_names_each_bad_hours_and_oncall_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 6: [hours] and [oncall.X] were checked as a whole: one problem at a time,
+    named 'hours:' or 'oncall.primary:' instead of the key to fix."""
+    from monitor.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text("""
+[hours]
+timezone = "Europe/Olso"
+weekly = "mon-fri 09:00-25:00"
+[members.ada]
+urls = ["json://127.0.0.1:9/ada"]
+[oncall.primary]
+timezone = "Europe/Oslo"
+members = ["ada"]
+handoff = "9am"
+handoff_day = "funday"
+""", encoding="utf-8")
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in err] == [
+        "hours.timezone", "hours.weekly", "oncall.primary.handoff",
+        "oncall.primary.handoff_day"]

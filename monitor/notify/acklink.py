@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 
 _CONTEXT = b"review-monitor ack v1:"
+_NUMBER = re.compile(r"[0-9]{1,18}\Z")
 
 
 class AckLinkError(MonitorError):
@@ -44,7 +46,9 @@ def sign(secret: str, alert_id: int, expires: datetime) -> str:
 def verify(secret: str, token: str, now: datetime) -> AckToken:
     """The alert a token acknowledges; AckLinkError if it is not genuine or expired."""
     parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    # ASCII digits that fit a 64-bit id and a Unix time (a 5,000-digit number made int()
+    # raise, a page with a traceback instead of "malformed").
+    if len(parts) != 3 or not all(_NUMBER.match(part) for part in parts[:2]):
         raise AckLinkError("this acknowledgement link is incomplete or malformed")
     alert_id, stamp = int(parts[0]), int(parts[1])
     if not secret or not hmac.compare_digest(parts[2], _signature(secret, alert_id, stamp)):
