@@ -1184,3 +1184,24 @@ def test_healthz_notices_a_daemon_that_never_crawled(store_url: str) -> None:
     assert api.get("/healthz").status_code == 200
     # The inbox on its own (no daemon in the process) cannot know when crawling began.
     assert TestClient(make_web(store_url).web).get("/healthz").status_code == 200
+
+
+def test_errors_on_pages_do_not_show_secrets_from_urls(web: Web) -> None:
+    from monitor.store import SourceState
+
+    [mention_id] = web.ingest(complaint("sec1"))
+    with web.store.session() as session:
+        session.add(SourceState(
+            source_id="tp", last_status="fetch", last_fetch_at=NOW,
+            last_error="fetch: https://api.example.com/v1/reviews?api_key=SECRET123&page=2 "
+                       "gave HTTP 403"))
+        alert_id = session.scalar(select(col(Alert.id)).where(
+            col(Alert.mention_id) == mention_id).limit(1))
+        session.execute(update(Alert).where(col(Alert.id) == alert_id).values(
+            last_error="Failed to send to https://hooks.slack.com/services/T0/B0/SECRETXYZ; "
+                       "Max retries exceeded with url: /services/T0/B0/SECRETXYZ"))
+    viewer = client(web, "vic")
+    sources = viewer.get("/sources").text
+    assert "SECRET123" not in sources and "api_key=***&amp;page=2 gave HTTP 403" in sources
+    page = viewer.get(f"/mentions/{mention_id}").text
+    assert "SECRETXYZ" not in page and "https://hooks.slack.com/…" in page

@@ -8,6 +8,7 @@ HTML forms that work without JavaScript, a little of the project's own JS and CS
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from monitor.config import Config, WebConfig
+from monitor.core.health import redact_secrets
 from monitor.core.triage import countdown, next_status
 from monitor.errors import ConfigError, MonitorError
 from monitor.store import Store
@@ -185,8 +187,30 @@ def _templates() -> Environment:
     env.filters["countdown"] = countdown
     env.filters["href"] = safe_href
     env.filters["when"] = _when
+    env.filters["redact"] = _redact
+    env.filters["redact_urls"] = _redact_urls
     env.globals["can_do"] = lambda action, status: next_status(action, status) is not None
     return env
+
+
+_BARE_PATH = re.compile(r"(?i)(\burl: )/\S*")
+_URL_REST = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s?#@]*@?[^/\s?#]*)[^\s'\"<>)]*")
+
+
+def _redact(value: str | None) -> str:
+    """An error quoted on a page every viewer can read: a crawl error names the URL it
+    failed on, which may carry an API key or a password (masked as in ops alerts)."""
+    return "" if not value else redact_secrets(value)
+
+
+def _redact_urls(value: str | None) -> str:
+    """A delivery error: channel URLs keep their secrets in the path (a Slack or Discord
+    webhook) as well as in the query, so only the scheme and host are shown."""
+    if not value:
+        return ""
+    text = _URL_REST.sub(lambda found: found.group(1) + "/…", redact_secrets(value))
+    # requests' "Max retries exceeded with url: /services/T0/B0/SECRET"
+    return _BARE_PATH.sub(r"\1…", text)
 
 
 def _when(value: datetime | None) -> str:
