@@ -748,3 +748,25 @@ handoff_day = "funday"
     assert [line.split(": ")[1] for line in err] == [
         "hours.timezone", "hours.weekly", "oncall.primary.handoff",
         "oncall.primary.handoff_day"]
+
+
+def test_batch_retry_does_not_repeat_alerts_a_target_already_took(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """Review 6: a held batch that reached one URL of a channel and failed on another was
+    sent again, whole, to both once an alert joined it: the URL that had taken it got its
+    alerts twice. Each URL now gets only what it has not taken."""
+    clock = [NIGHT]
+    config = config_for(f"sqlite:///{tmp_path / 's.db'}", receivers, channels={
+        "team": {"urls": [receivers["team"].apprise_url, receivers["bo"].apprise_url]}})
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([question(1), question(2)], NIGHT)
+    clock[0] = MORNING
+    receivers["bo"].failures_left = 1
+    assert dispatch(app).retrying == 2
+    assert refs(receivers["team"]) == ["rm-m1-team", "rm-m2-team"]
+    app.ingestor.ingest([question(3)], NIGHT)  # held for the same morning
+    clock[0] = MORNING + timedelta(minutes=5)
+    assert dispatch(app).sent == 3
+    assert refs(receivers["team"]) == ["rm-m1-team", "rm-m2-team", "rm-m3-team"]
+    assert refs(receivers["bo"]) == ["rm-m1-team", "rm-m2-team", "rm-m3-team"]
+    app.store.close()

@@ -94,8 +94,6 @@ class Dispatcher:
         Delivery rows, so a restart re-sends only to targets that did not take it."""
         why = "held for business hours" if any(a.held == HELD_AFTER_HOURS for a in alerts) \
             else "in a burst (rate limit)"
-        batch_views = [views[a.id] for a in alerts if a.id in views]
-        rendered = render_batch(channel, batch_views, why)
         try:
             targets = self.channels.targets(channel)
         except NotifyError as error:
@@ -105,26 +103,37 @@ class Dispatcher:
             return total
         done_sets = [await asyncio.to_thread(self.store.delivered_targets, a.id)
                      for a in alerts]
-        results: list[tuple[str, bool, str | None]] = []
-        errors: list[str] = []
+        # Per alert: (target, ok, error) for each target it was sent to now; per alert, the
+        # targets that failed.
+        results: dict[int, list[tuple[str, bool, str | None]]] = {a.id: [] for a in alerts}
+        errors: dict[int, list[str]] = {a.id: [] for a in alerts}
         for target in targets:
-            if all(target.key in done for done in done_sets):
+            # Only what this target has not taken yet: a retry after a partial failure, with
+            # alerts that joined the batch since, must not repeat the ones it already has.
+            todo = [a for a, done in zip(alerts, done_sets, strict=True)
+                    if target.key not in done]
+            if not todo:
                 continue
+            todo_views = [views[a.id] for a in todo if a.id in views]
+            rendered = render_batch(channel, todo_views, why) if len(todo_views) > 1 else \
+                render_view(todo_views[0]) if todo_views else None
             try:
-                await self._send_with_quick_retries(target, alerts[0], rendered)
+                await self._send_with_quick_retries(target, todo[0], rendered)
             except NotifyError as error:
-                results.append((target.key, False, str(error)))
-                errors.append(f"{target.label}: {error}")
+                for alert in todo:
+                    results[alert.id].append((target.key, False, str(error)))
+                    errors[alert.id].append(f"{target.label}: {error}")
             else:
-                results.append((target.key, True, None))
+                for alert in todo:
+                    results[alert.id].append((target.key, True, None))
         now = self.clock()
         total = DispatchResult()
         for alert in alerts:
             attempt = alert.attempts + 1
             try:
                 await asyncio.to_thread(self.store.record_deliveries, alert.id, attempt, now,
-                                        results)
-                if not errors:
+                                        results[alert.id])
+                if not errors[alert.id]:
                     await asyncio.to_thread(self.store.mark_sent, alert.id, attempt, now)
                     total += DispatchResult(sent=1)
                     continue
@@ -132,8 +141,8 @@ class Dispatcher:
                 log.error("alert_record_failed id=%s error=%s", alert.id, error)
                 total += DispatchResult(retrying=1)
                 continue
-            total += await self._failed(alert, attempt, "; ".join(errors))
-        if not errors:
+            total += await self._failed(alert, attempt, "; ".join(errors[alert.id]))
+        if not any(errors.values()):
             log.info("alert_batch_sent channel=%s alerts=%s why=%s", channel, len(alerts), why)
         return total
 
