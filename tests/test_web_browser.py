@@ -337,3 +337,20 @@ def test_long_words_and_a_phone_screen_never_widen_the_page(served: Served, chro
             shot(page, f"12-long-words-{name}")
         finally:
             context.close()
+
+
+def test_filters_from_the_keyboard_apply_on_enter_not_on_each_arrow(served: Served,
+                                                                     page: Any) -> None:
+    served.web.ingest(complaint("kb1"))
+    log_in(page, served)
+    page.focus("select[name=severity]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(300)
+    assert page.url == served.base + "/"  # still choosing
+    assert page.eval_on_selector("select[name=severity]", "s => s.value") == "high"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**severity=high**")
+    # With the mouse (select_option), a choice applies at once, as before.
+    page.select_option("select[name=status]", "all")
+    page.wait_for_url("**status=all**")

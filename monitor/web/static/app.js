@@ -34,13 +34,26 @@
     }
   }
 
-  // Filters apply as soon as a choice is made.
+  // Filters apply as soon as a choice is made with the mouse or a finger. From the
+  // keyboard, arrow keys change a closed select one option at a time: submitting on
+  // each would reload the page at the first key press, so there Enter applies it
+  // (or the Filter button).
   function autosubmit() {
     var selects = document.querySelectorAll("select.autosubmit");
     for (var i = 0; i < selects.length; i++) {
+      selects[i].addEventListener("keydown", function (event) {
+        event.target.setAttribute("data-keyboard", "1");
+        if (event.key === "Enter" && event.target.form) {
+          event.preventDefault();
+          event.target.form.submit();
+        }
+      });
+      selects[i].addEventListener("mousedown", function (event) {
+        event.target.removeAttribute("data-keyboard");
+      });
       selects[i].addEventListener("change", function (event) {
         var form = event.target.form;
-        if (form) { form.submit(); }
+        if (form && !event.target.hasAttribute("data-keyboard")) { form.submit(); }
       });
     }
   }
