@@ -146,7 +146,12 @@ def _ack(config: Any, args: argparse.Namespace) -> int:
     from monitor.notify.escalation import acknowledge_alert
     from monitor.store import Store
 
-    by = args.by or getpass.getuser()
+    by = args.by
+    if not by:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # a container user without a passwd entry or $USER
+            by = "cli"
     store = Store(config.store.url)
     try:
         result = acknowledge_alert(store, args.alert_id, by, datetime.now(UTC))

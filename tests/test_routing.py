@@ -770,3 +770,42 @@ def test_batch_retry_does_not_repeat_alerts_a_target_already_took(
     assert refs(receivers["team"]) == ["rm-m1-team", "rm-m2-team", "rm-m3-team"]
     assert refs(receivers["bo"]) == ["rm-m1-team", "rm-m2-team", "rm-m3-team"]
     app.store.close()
+
+
+def test_ack_command_without_a_user_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 6: in a container whose user has no passwd entry and no $USER,
+    getpass.getuser() raised and `review-monitor ack 5` ended in a traceback."""
+    import getpass
+
+    from monitor.cli import main
+    from monitor.store import Store
+
+    path = tmp_path / "m.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n', encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.upgrade()
+    with store.session() as session:
+        alert = Alert(channel="console", idempotency_key="k", status="sent", title="t",
+                      body="b", next_attempt_at=DAY, created_at=DAY)
+        session.add(alert)
+        session.flush()
+        alert_id = alert.id
+    store.close()
+
+    def nobody() -> str:
+        raise KeyError("getpwuid(): uid not found: 1234")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    assert main(["ack", str(alert_id), "-c", str(path)]) == 0
+    assert "as cli" in capsys.readouterr().out
+
+
+def test_title_is_one_line_whatever_the_author_holds() -> None:
+    """Review 6: SLA titles name the author; a line break there reached the e-mail
+    Subject (refused by the mail library on every retry, or a forged header)."""
+    view = AlertView(key="k", title="[reply due] 50%: Acme on tp by Eve\r\nBcc: x@evil.example",
+                     kind="sla_reminder", severity="", brand="", source="", plain="body")
+    title = render_view(view).title
+    assert "\n" not in title and "\r" not in title
+    assert title.replace("\u200b", "") == "[reply due] 50%: Acme on tp by Eve Bcc: x@evil.example"

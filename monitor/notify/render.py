@@ -76,6 +76,10 @@ def escape_markdown(text: str) -> str:
     return defuse_mentions(_MARKDOWN_SPECIAL.sub(r"\\\1", text))
 
 
+def _one_line(text: str) -> str:
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def safe_link(url: str | None) -> str | None:
     """A post's URL fit for a link target: http(s) only (a javascript: or data: URL from
     a hostile page is no link), no whitespace or control characters, and the characters
@@ -242,7 +246,9 @@ _SMS_LIMIT = 320
 def render_view(view: AlertView) -> Rendered:
     """The alert in each form: markdown for chat, HTML for e-mail, short text for SMS."""
     title = view.title if not view.tier else f"[ESCALATED t{view.tier}] {view.title}"
-    title = defuse_mentions(title)
+    # One line: a line break from an author's name or a title in an e-mail Subject is
+    # refused by the mail library (every retry fails) or forges a header.
+    title = defuse_mentions(_one_line(title))
     link = safe_link(view.url)
     markdown = _MARKDOWN.render(v=view, link=link).strip()
     html = _HTML.render(v=view, link=link).strip()
