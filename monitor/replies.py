@@ -119,6 +119,7 @@ class Replies:
         edited = [mention_id for mention_id, _item, decided in sightings if decided is None]
         if edited:
             complaints.extend(self._edited_into_complaints(session, edited, now))
+            self._tighten_clocks(session, edited, now)
         if complaints:
             self.sla.start(session, complaints)
         # Brand posts whose question was not stored yet: retried when this batch stored
@@ -148,6 +149,25 @@ class Replies:
             col(Mention.brand).is_not(None), col(Mention.first_reply_at).is_(None),
             col(Mention.removed).is_(False), col(Mention.status).in_(REPLYABLE)))
         return [(int(mention_id or 0), severity, now) for mention_id, severity in rows]
+
+    def _tighten_clocks(self, session: Session, ids: list[int], now: datetime) -> None:
+        """A running clock whose complaint an edit made more severe ("normal" became
+        "critical": "...and now the charger caught fire"): the severity's target counts
+        from the edit when that is sooner than the deadline it had. Never later."""
+        rows = session.execute(select(
+            col(Mention.id), col(Mention.severity), col(Mention.sla_due_at)).where(
+            col(Mention.id).in_(sorted(set(ids))), col(Mention.revisions) > 0,
+            col(Mention.kind) == "complaint", col(Mention.sla_due_at).is_not(None),
+            col(Mention.first_reply_at).is_(None), col(Mention.removed).is_(False),
+            col(Mention.status).in_(REPLYABLE))).all()
+        for mention_id, severity, due in rows:
+            sooner = self.sla.due(severity, now)
+            if due is not None and sooner < due:
+                session.execute(update(Mention).where(col(Mention.id) == mention_id,
+                                                      col(Mention.sla_due_at) == due)
+                                .values(sla_due_at=sooner))
+                log.info("sla_tightened mention=%s severity=%s due=%s", mention_id, severity,
+                         sooner.isoformat())
 
     def _maybe_own_account(self, item: MentionItem) -> bool:
         if item.extra.get("company_account"):

@@ -435,3 +435,27 @@ def test_breach_to_a_member_abroad_shows_the_deadline_in_their_zone(
     assert "was due Mon 2026-11-23 10:00 UTC" in unescaped(message["message"])
     assert "Reply publicly by (your time):** Mon 23 Nov 05:00 EST (America/New_York)" in \
         unescaped(message["message"])
+
+
+def test_an_edit_that_makes_a_complaint_critical_brings_its_deadline_forward(
+        store_url: str, receiver: Receiver) -> None:
+    """Review 6: the deadline was fixed when the complaint was first stored; a review
+    edited from 'late delivery' (normal, 24 h) to 'the charger caught fire' (critical,
+    1 h) kept its 24 business hours."""
+    clock = Clock(FRIDAY_4PM)
+    app = sla_app(store_url, receiver, clock, critical="1h", high="4h", normal="24h",
+                  low="72h")
+    app.ingestor.ingest([complaint("r1")], FRIDAY_4PM)
+    before = only(app)
+    assert before.severity != "critical"
+    monday = utc("2026-11-23 09:00")
+    fire = complaint("r1", title="Update: dangerous",
+                     body="Acme never delivered my order and now the charger they sent "
+                          "caught fire. Dangerous!")
+    app.ingestor.ingest([fire], monday)
+    after = only(app)
+    assert after.severity == "critical"
+    assert after.sla_due_at == utc("2026-11-23 10:00")
+    assert before.sla_due_at is not None and before.sla_due_at > after.sla_due_at
+    breach = sweep_and_send(app, clock, utc("2026-11-23 10:00"))
+    assert len(breach) == 1 and breach[0].startswith("[reply overdue]")
