@@ -188,7 +188,7 @@ class Incidents:
         complaints. On SQLite writers take turns, so the top-up misses nothing. On
         PostgreSQL a row another process stored in a transaction still open at the last
         top-up can have a lower id than rows already read: such stragglers are picked up
-        by a full reload every ``FULL_RELOAD_S`` seconds, and the members of the open
+        by a full reload every ``FULL_RELOAD_S`` seconds (PostgreSQL only), and the members of the open
         incidents are re-read on every batch, so a complaint like an incident's always
         finds it. Rows older than the baseline stay until that reload; they fall outside
         every bucket and window the rules look at.
@@ -196,16 +196,25 @@ class Incidents:
         since = now - self.policy.baseline - self.policy.spike_bucket
         cache = self._cache.get(brand)
         clock = time.monotonic()
-        if cache is None or now < cache.now or clock - cache.loaded_at > FULL_RELOAD_S:
+        # A full reload when there is nothing to top up (first batch, a clock that went
+        # back, a week without batches) and, on PostgreSQL only, every FULL_RELOAD_S for
+        # the stragglers (SQLite's writers take turns: its top-ups miss nothing).
+        stale = cache is None or now < cache.now or cache.now < since
+        straggling = self.store.dialect == "postgresql" and cache is not None \
+            and clock - cache.loaded_at > FULL_RELOAD_S
+        if cache is None or stale or straggling:
             cache = self._cache[brand] = _BrandComplaints(now=now, loaded_at=clock)
             self._load(session, cache, now, col(Mention.brand) == brand,
                        col(Mention.first_seen_at) >= since,
                        col(Mention.kind) == Kind.COMPLAINT.value)
         else:
             cache.now = now
+            # Rows stored since, first seen within the baseline (a backfill of old posts
+            # stores rows that no rule here looks at).
             self._load(session, cache, now, col(Mention.id) > cache.max_id,
                        col(Mention.brand) == brand,
-                       col(Mention.kind) == Kind.COMPLAINT.value)
+                       col(Mention.kind) == Kind.COMPLAINT.value,
+                       col(Mention.first_seen_at) >= since)
         if self.store.dialect == "postgresql":
             open_ids = select(col(Incident.id)).where(col(Incident.brand) == brand,
                                                      col(Incident.status) == "open")
