@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,8 +33,19 @@ from monitor.errors import ConfigError
 from spiders import SPIDERS
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _identifier(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError("use letters, digits, '-', '_' and '.' only")
+    return value
+
+
+# Source ids and digest names: they appear in URLs, logs and the store.
+Identifier = Annotated[str, AfterValidator(_identifier)]
 
 CONSOLE_CHANNEL = "console"
 
@@ -89,7 +101,7 @@ class BrandConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    id: str
+    id: Identifier
     spider: str
     url: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -104,13 +116,6 @@ class SourceConfig(_Strict):
     # them, for sites whose reviews only appear after JavaScript runs. Much slower;
     # needs the "render" extra and daemon.chromium_path. Off by default.
     render: bool = False
-
-    @field_validator("id")
-    @classmethod
-    def _id_shape(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("use letters, digits, '-', '_' and '.' only")
-        return value
 
     @field_validator("spider")
     @classmethod
@@ -375,7 +380,7 @@ class DigestConfig(_Strict):
     """One weekly digest e-mail: who gets it, when, and which brands it covers."""
 
     # The scope: runs are recorded per name and ISO week (never sent twice).
-    name: str
+    name: Identifier
     # "DAY HH:MM ZONE": the digest of the previous ISO week (Monday to Sunday in ZONE).
     schedule: str = "mon 08:00 UTC"
     # Brand keys from [brands]; empty = every brand (and mentions of no brand).
@@ -388,13 +393,6 @@ class DigestConfig(_Strict):
     top: int = Field(default=10, ge=1, le=100)
     # A failed send is retried this long after the failure.
     retry_after: Duration = timedelta(minutes=15)
-
-    @field_validator("name")
-    @classmethod
-    def _name_shape(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("use letters, digits, '-', '_' and '.' only")
-        return value
 
     @field_validator("schedule")
     @classmethod
