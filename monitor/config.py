@@ -116,6 +116,10 @@ class SourceConfig(_Strict):
     # them, for sites whose reviews only appear after JavaScript runs. Much slower;
     # needs the "render" extra and daemon.chromium_path. Off by default.
     render: bool = False
+    # Mark stored mentions removed when this source's complete listings (a feed, the
+    # newest reviews) stop showing them; off for a listing that drops posts for other
+    # reasons (a search whose matches change). See docs/lifecycle.md.
+    detect_removals: bool = True
 
     @field_validator("spider")
     @classmethod
@@ -214,6 +218,9 @@ class LifecycleConfig(_Strict):
     # An incident alerts once, then at most this often, and closes after this quiet time.
     incident_update_every: Duration = timedelta(minutes=30)
     incident_quiet: Duration = timedelta(hours=2)
+    # A mention its source's complete listing has stopped showing for this long (and
+    # for at least 1.5 poll intervals) is marked removed: docs/lifecycle.md.
+    removal_grace: Duration = timedelta(hours=1)
 
 
 class RepliesConfig(_Strict):

@@ -27,6 +27,7 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from monitor.config import Config, SourceConfig
+from monitor.core.removals import Listing, listing_span
 from monitor.errors import BlockedError, FetchError, ParseError, SourceError
 from monitor.ingest import Ingestor, IngestResult
 from monitor.store import SourceState, Store
@@ -131,6 +132,8 @@ class _RunCollector:
     def __init__(self, runs: dict[str, SourceRun]) -> None:
         self.runs = runs
         self.pending: list[spider_items.MentionItem] = []
+        # Complete listings whose mentions are in ``pending``: ingested with them.
+        self.listings: list[Listing] = []
         self.crawl_done = asyncio.Event()
 
     def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
@@ -139,13 +142,21 @@ class _RunCollector:
             if isinstance(mention, spider_items.MentionItem) and mention.source_id in self.runs:
                 self.runs[mention.source_id].items += 1
                 self.pending.append(mention)
+        if isinstance(item, spider_items.MentionBatch) and item.complete \
+                and item.source_id in self.runs:
+            span = listing_span([mention.published for mention in item.items],
+                                [bool(mention.extra.get("pinned")) for mention in item.items])
+            if span is not None:
+                self.listings.append(Listing(item.source_id, span))
 
-    def take(self, limit: int | None) -> list[spider_items.MentionItem]:
-        """Up to ``limit`` pending mentions (all with None); [] when fewer are waiting."""
+    def take(self, limit: int | None) -> tuple[list[spider_items.MentionItem], list[Listing]]:
+        """The pending mentions and their listings once ``limit`` mentions wait (None:
+        any); nothing while fewer are waiting."""
         if limit is not None and len(self.pending) < limit:
-            return []
+            return [], []
         taken, self.pending = self.pending, []
-        return taken
+        listings, self.listings = self.listings, []
+        return taken, listings
 
     def spider_error(self, failure: Failure, response: Response | None, spider: Spider) -> None:
         if failure.value is None:
@@ -274,14 +285,15 @@ class CrawlAdapter:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(collector.crawl_done.wait(), 0.2)
-            batch = collector.take(_INGEST_BATCH) if not collector.crawl_done.is_set() \
-                else collector.take(None)
+            batch, listings = collector.take(_INGEST_BATCH) \
+                if not collector.crawl_done.is_set() else collector.take(None)
             while batch:
-                result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock())
+                result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock(),
+                                                 listings)
                 for source_id, share in result.by_source.items():
                     if source_id in collector.runs:
                         collector.runs[source_id].ingest.add(share)
-                batch = collector.take(_INGEST_BATCH)
+                batch, listings = collector.take(_INGEST_BATCH)
             if collector.crawl_done.is_set() and not collector.pending:
                 return
 

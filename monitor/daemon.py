@@ -212,9 +212,9 @@ class Daemon:
             state.next_run_at = next_run_after_success(
                 now, source.interval, self.config.daemon.jitter, self.rng.random())
             self.failed_sources.discard(source.id)
-            log.info("source_ok source=%s status=%s items=%s new=%s alerts=%s duration=%.2fs",
-                     source.id, run.status, run.items, run.ingest.new, run.ingest.alerts,
-                     run.duration_s)
+            log.info("source_ok source=%s status=%s items=%s new=%s alerts=%s removed=%s "
+                     "duration=%.2fs", source.id, run.status, run.items, run.ingest.new,
+                     run.ingest.alerts, run.ingest.removed, run.duration_s)
         else:
             state.consecutive_failures += 1
             state.last_error = f"{run.error.reason}: {run.error.message}"[:1000]

@@ -21,6 +21,7 @@ from sqlmodel import col
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
+from monitor.core.removals import Listing, missing_since
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.routing import Rule, Sample, match_brand
 from monitor.core.threads import PriorMessage, follow_up
@@ -47,6 +48,8 @@ class IngestResult:
     seen_again: int = 0
     alerts: int = 0
     new_keys: list[str] = field(default_factory=list)
+    # stored mentions found gone from their site's listing (not site-flagged)
+    removed: int = 0
     # source id -> its share of this batch
     by_source: dict[str, IngestResult] = field(default_factory=dict)
 
@@ -60,6 +63,7 @@ class IngestResult:
         self.new += other.new
         self.seen_again += other.seen_again
         self.alerts += other.alerts
+        self.removed += other.removed
 
 
 _KNOWN_COLUMNS = (
@@ -138,6 +142,10 @@ class Ingestor:
         self.first_only = config.notify.route_mode == "first"
         self.planner = AlertPlanner(config, Targets(config, now=clock()))
         self.follow_up_window = config.lifecycle.follow_up_window
+        # Sources whose listings may tell a silent removal, with their poll interval.
+        self.removal_watch = {source.id: source.interval for source in config.sources
+                              if source.detect_removals}
+        self.removal_grace = config.lifecycle.removal_grace
         self.incidents = Incidents(store, config)
         # Canonical URLs that name several stored mentions (review pages): never merged.
         self._shared_urls: set[str] = set()
@@ -145,17 +153,23 @@ class Ingestor:
         self.replies = Replies(store, config)
         self.clock = clock
 
-    def ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
-        """Store a batch in one transaction (see the module doc)."""
+    def ingest(self, items: Sequence[MentionItem], now: datetime,
+               listings: Sequence[Listing] = ()) -> IngestResult:
+        """Store a batch in one transaction (see the module doc).
+
+        ``listings`` are the complete listings the batch's items came from: stored
+        mentions they no longer show are marked removed (monitor/core/removals.py).
+        """
         try:
-            return self._ingest(items, now)
+            return self._ingest(items, now, listings)
         except BaseException:
             # What is kept between batches may now name rows that were rolled back.
             self.incidents.forget()
             self._shared_urls.clear()
             raise
 
-    def _ingest(self, items: Sequence[MentionItem], now: datetime) -> IngestResult:
+    def _ingest(self, items: Sequence[MentionItem], now: datetime,
+                listings: Sequence[Listing]) -> IngestResult:
         prepared: dict[str, _Prepared] = {}
         for item in items:
             entry = _prepare(item)
@@ -236,6 +250,9 @@ class Ingestor:
             if alerts:
                 self.store.queue_alerts(session, alerts)
             result.alerts = len(alerts)
+            # After this batch's sightings: what the listings showed is seen as of now.
+            for listing in listings:
+                self._unlisted(session, listing, now, result)
         return result
 
     # -- mentions seen before ---------------------------------------------------
@@ -318,11 +335,13 @@ class Ingestor:
             result.count(item.source_id, seen_again=1)
             result.seen_again += 1
             if item.removed and known.removed_at is None:
-                session.execute(update(Mention).where(col(Mention.id) == known.id)
-                                .values(removed=True, removed_at=now))
+                self._mark_removed(session, known, now, removed=True)
                 continue
             if known.source_id != item.source_id:
                 continue  # another source's copy: its text is not an edit
+            if known.removed_at is not None and not item.removed:
+                # Back on its site (a review reinstated, or a listing that had missed it).
+                self._mark_removed(session, known, now, removed=False)
             replies = _replies(item)
             if replies and len(replies) > len(known.company_replies or []):
                 session.execute(update(Mention).where(col(Mention.id) == known.id)
@@ -366,6 +385,42 @@ class Ingestor:
                f"{known.first_seen_at:%Y-%m-%d %H:%M} UTC."
         return self._alert_rows(item, known.id, brand, verdict, now, note=note,
                                 key_suffix=f"-r{known.revisions + 1}")
+
+    def _mark_removed(self, session: Session, known: _Known, now: datetime, removed: bool,
+                      outcome: str | None = None) -> None:
+        """Removed (or back): the mention keeps its text; a revision records when."""
+        session.execute(update(Mention).where(col(Mention.id) == known.id).values(
+            removed=removed, removed_at=now if removed else None,
+            revisions=col(Mention.revisions) + 1))
+        session.execute(self.store.insert_ignore(MentionRevision).values(
+            mention_id=known.id, changed_at=now, changed_fields=["removed"],
+            title=known.title, body=known.body, rating=known.rating, kind=known.kind,
+            severity=known.severity, worse=False, better=False, outcome=outcome))
+
+    def _unlisted(self, session: Session, listing: Listing, now: datetime,
+                  result: IngestResult) -> None:
+        """Mark removed the source's mentions its complete listing has stopped showing."""
+        interval = self.removal_watch.get(listing.source_id)
+        if interval is None:
+            return
+        cutoff = missing_since(now, self.removal_grace, interval)
+        gone = [(_Known(*row[:-1]), row[-1]) for row in session.execute(
+            select(*_KNOWN_COLUMNS, col(Mention.last_seen_at))
+            .where(col(Mention.source_id) == listing.source_id,
+                   col(Mention.published_at) > listing.span.oldest,
+                   col(Mention.published_at) <= listing.span.newest,
+                   col(Mention.external_id).is_not(None),
+                   col(Mention.removed_at).is_(None),
+                   col(Mention.last_seen_at) < cutoff)
+            .order_by(col(Mention.id)))]
+        for known, last_seen in gone:
+            self._mark_removed(session, known, now, removed=True, outcome=(
+                f"no longer listed by {listing.source_id}; last seen "
+                f"{to_utc(last_seen):%Y-%m-%d %H:%M} UTC"))
+            log.info("mention_unlisted source=%s mention=%s", listing.source_id, known.id)
+        result.removed += len(gone)
+        if gone:
+            result.by_source.setdefault(listing.source_id, IngestResult()).removed += len(gone)
 
     # -- follow-ups -------------------------------------------------------------
 

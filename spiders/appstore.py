@@ -66,6 +66,9 @@ class AppStoreSpider(MonitorSpider):
             for country in countries
         ]
 
+    def lists_everything(self, response: Response) -> bool:
+        return "sortby=mostrecent" in response.url.lower()
+
     def parse_response(self, response: Response) -> Iterator[Any]:
         page = int(response.meta.get("page", 1))
         feed = parse_reviews_feed(response.body, self.source_id, response.url)

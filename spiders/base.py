@@ -156,7 +156,16 @@ class MonitorSpider(scrapy.Spider):
                 yield MentionBatch(self.source_id, mentions)
             raise
         if mentions:
-            yield MentionBatch(self.source_id, mentions)
+            yield MentionBatch(self.source_id, mentions, self.lists_everything(response))
+
+    def lists_everything(self, response: Response) -> bool:
+        """Whether this response shows every live mention between its oldest and newest.
+
+        True for listings in date order that leave nothing out (a feed, the newest
+        reviews); the monitor then marks removed what they stop showing. False (the
+        default) for a page in another order or a search, whose matches change.
+        """
+        return False
 
     def check_response(self, response: Response) -> None:
         """Raise the SpiderError that explains a response we cannot read."""

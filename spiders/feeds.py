@@ -69,6 +69,10 @@ class FeedSpider(MonitorSpider):
         }
         return parse_feed(response.body, self.source_id, response.url, headers)
 
+    def lists_everything(self, response: Response) -> bool:
+        # A feed lists its newest entries; a news search feed lists what ranks today.
+        return "news.google." not in urlsplit(response.url).netloc
+
 
 def parse_feed(
     body: bytes, source_id: str, url: str, headers: Mapping[str, str] | None = None

@@ -136,6 +136,11 @@ class GooglePlaySpider(MonitorSpider):
 
     # -- responses ----------------------------------------------------------------
 
+    def lists_everything(self, response: Response) -> bool:
+        # The review endpoint in "newest" order; not the app page's or an export's order.
+        return response.body.lstrip()[:4] == b")]}'" and \
+            int(response.meta.get("sort") or self._sort()) == SORTS["newest"]
+
     def parse_response(self, response: Response) -> Iterator[Any]:
         page = int(response.meta.get("page", 1))
         query = parse_qs(urlsplit(response.url).query)

@@ -64,6 +64,10 @@ class MentionBatch:
 
     source_id: str
     items: list[MentionItem]
+    # The response listed every live mention of the source between its oldest and
+    # newest item (a feed, the newest reviews in date order): a stored mention
+    # published in between that it no longer shows has left the site.
+    complete: bool = False
 
 
 def _jsonable(value: Any) -> Any:

@@ -119,6 +119,11 @@ class MastodonSpider(MonitorSpider):
             request.headers["Authorization"] = f"Bearer {token}"
         return request
 
+    def lists_everything(self, response: Response) -> bool:
+        # A hashtag or account timeline lists the newest posts; a search does not.
+        path = urlsplit(response.url).path
+        return path.endswith(".rss") or "/timelines/tag/" in path
+
     def parse_response(self, response: Response) -> Iterable[Any]:
         page = int(response.meta.get("page", 1))
         host = instance_host(response.url)

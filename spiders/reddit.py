@@ -104,6 +104,11 @@ class RedditSpider(MonitorSpider):
     def brand_keys(self) -> set[str]:
         return {account_key(name) for name in self.params.get("brand_accounts") or ()} - {""}
 
+    def lists_everything(self, response: Response) -> bool:
+        # A subreddit's newest posts; a search drops posts whose matches change.
+        return urlsplit(response.url).path.rstrip("/").endswith(("/new.json", "/new/.rss",
+                                                                 "/new"))
+
     def parse_response(self, response: Response) -> Iterable[Any]:
         page = int(response.meta.get("page", 1))
         body = response.body.lstrip(b"\xef\xbb\xbf \t\r\n")

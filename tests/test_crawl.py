@@ -131,3 +131,35 @@ def test_backfill_fetches_history_past_known_mentions(tmp_path: Path,
     assert "[##############################] 4/4 pages" in result.stderr
     missing = cli("backfill", "nope", "--config", str(config))
     assert missing.returncode == 2 and "no source 'nope' (known: tp)" in missing.stderr
+
+
+def test_a_post_deleted_from_a_feed_is_marked_removed(tmp_path: Path,
+                                                      server: FixtureServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from monitor.store import Mention
+
+    entries = sample_entries("post", 4)
+    server.set("/feed.xml", Reply(200, rss(entries), {"Content-Type": "application/rss+xml"}))
+    clock = [datetime(2026, 11, 24, 12, 0, tzinfo=UTC)]
+    config = parse_config({
+        "store": {"url": f"sqlite:///{tmp_path / 'removed.db'}"},
+        "daemon": {"autothrottle": False},
+        "brands": {"acme": {"keywords": ["acme"]}},
+        "sources": [{"id": "blog", "spider": "feed", "url": server.url("/feed.xml"),
+                     "obey_robots": False}],
+    }, tmp_path / "c.toml")
+    daemon = Daemon(make_app(config, clock=lambda: clock[0]))
+    assert run_in_reactor(lambda: daemon.crawl_due(force=True))[0].ingest.new == 4
+    # The author deleted post-2: the feed still lists post-1 and post-3 around it.
+    server.set("/feed.xml", Reply(200, rss([entry for entry in entries if entry.id != "post-2"]),
+                                  {"Content-Type": "application/rss+xml"}))
+    for minutes, removed in ((15, 0), (75, 1), (90, 0)):
+        clock[0] = datetime(2026, 11, 24, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+        (run,) = run_in_reactor(lambda: daemon.crawl_due(force=True))
+        assert (run.status, run.ingest.removed) == ("ok", removed), minutes
+    with daemon.app.store.session() as session:
+        gone = {m.external_id: m.removed for m in session.scalars(select(Mention))}
+    assert gone == {"post-0": False, "post-1": False, "post-2": True, "post-3": False}

@@ -11,6 +11,7 @@ from test_store_ingest import complaint, make_config
 
 from monitor.app import make_app
 from monitor.config import SourceConfig
+from monitor.core.removals import Listing, listing_span
 from monitor.store import Alert, Mention, MentionRevision, MentionSighting, Thread
 from spiders.items import CompanyReply, MentionItem
 
@@ -233,3 +234,108 @@ def test_threads_of_generic_feeds_are_per_host(store_url: str) -> None:
     assert keys == {"blog-a": ("feed@blog-a.example:admin", 1),
                     "blog-b": ("feed@blog-b.example:admin", 1),
                     "blog-a-comments": ("feed@blog-a.example:admin", 2)}
+
+
+# -- removals nobody announced: a complete listing that stops showing a mention --------
+
+
+def _listed(*external_ids: str, source: str = "news") -> list[MentionItem]:
+    """A feed's entries, an hour apart, newest first."""
+    return [complaint(external_id, source=source, url=f"https://example.com/p/{external_id}",
+                      body=f"Acme broke my order {external_id}. Terrible.", rating=None,
+                      author=f"customer {external_id}",
+                      published=NOW - timedelta(hours=index))
+            for index, external_id in enumerate(external_ids)]
+
+
+def _listing(items: list[MentionItem]) -> Listing:
+    span = listing_span([item.published for item in items])
+    assert span is not None
+    return Listing(items[0].source_id, span)
+
+
+def _removal_state(app) -> dict[str, tuple[bool, datetime | None]]:  # type: ignore[no-untyped-def]
+    return {m.external_id or "": (m.removed, m.removed_at) for m in mentions(app)}
+
+
+def test_a_mention_gone_from_its_listing_is_marked_removed_after_the_grace(
+        store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)  # news polls every 15 min
+    full = _listed("a", "b", "c", "d")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    without_b = [item for item in _listed("a", "b", "c", "d") if item.external_id != "b"]
+    # 10 minutes later: one poll missed it, within the 1 h grace: nothing yet.
+    result = app.ingestor.ingest(without_b, NOW + timedelta(minutes=10), [_listing(without_b)])
+    assert result.removed == 0 and not any(r for r, _ in _removal_state(app).values())
+    # Still missing past the grace: removed, kept, with a revision saying so; no alert.
+    later = NOW + timedelta(minutes=70)
+    alerts_before = len(alerts(app))
+    result = app.ingestor.ingest(without_b, later, [_listing(without_b)])
+    assert result.removed == 1 and result.by_source["news"].removed == 1
+    assert _removal_state(app) == {"a": (False, None), "b": (True, later),
+                                   "c": (False, None), "d": (False, None)}
+    assert len(alerts(app)) == alerts_before
+    with app.store.session() as session:
+        (revision,) = session.scalars(select(MentionRevision))
+    assert revision.changed_fields == ["removed"] and revision.changed_at == later
+    assert revision.outcome == f"no longer listed by news; last seen {NOW:%Y-%m-%d %H:%M} UTC"
+    assert revision.body.startswith("Acme broke my order b")
+    # Listed again (a reinstated review, a listing that had missed it): restored.
+    again = NOW + timedelta(hours=2)
+    app.ingestor.ingest(_listed("a", "b", "c", "d"), again, [_listing(full)])
+    assert _removal_state(app)["b"] == (False, None)
+    with app.store.session() as session:
+        assert len(list(session.scalars(select(MentionRevision)))) == 2
+
+
+def test_only_mentions_inside_a_complete_listing_span_can_be_unlisted(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    full = _listed("a", "b", "c", "d", "e")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    other = _listed("x", "y", source="tp")  # another source's mentions are not this listing's
+    app.ingestor.ingest(other, NOW)
+    later = NOW + timedelta(hours=3)
+    # The feed now holds b..d: "a" was newer than anything listed (a gone newest entry
+    # cannot be told from one not yet fetched); "e" fell off the old end.
+    shown = [item for item in _listed("a", "b", "c", "d", "e")
+             if item.external_id in ("b", "c", "d")]
+    result = app.ingestor.ingest(shown, later, [_listing(shown)])
+    assert result.removed == 0
+    # Without a listing (a search, a page in another order) nothing is concluded.
+    assert app.ingestor.ingest(shown[:1], later).removed == 0
+    # c goes missing between b and d: gone once the grace has passed.
+    assert app.ingestor.ingest([shown[0], shown[2]], later + timedelta(hours=2),
+                               [_listing([shown[0], shown[2]])]).removed == 1
+    assert {key for key, (removed, _) in _removal_state(app).items() if removed} == {"c"}
+
+
+def test_a_source_with_detect_removals_off_never_unlists(store_url: str) -> None:
+    config = make_config(store_url)
+    config.sources[1].detect_removals = False
+    app = make_app(config, clock=lambda: NOW)
+    full = _listed("a", "b", "c")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    shown = [full[0], full[2]]
+    assert app.ingestor.ingest(shown, NOW + timedelta(days=1), [_listing(shown)]).removed == 0
+
+
+def test_a_slow_source_must_miss_a_mention_on_two_polls(store_url: str) -> None:
+    config = make_config(store_url)
+    config.sources[1].interval = timedelta(hours=6)
+    app = make_app(config, clock=lambda: NOW)
+    full = _listed("a", "b", "c")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    shown = [full[0], full[2]]
+    # The next poll (6 h later, past the 1 h grace) is the first miss: not yet.
+    assert app.ingestor.ingest(shown, NOW + timedelta(hours=6), [_listing(shown)]).removed == 0
+    assert app.ingestor.ingest(shown, NOW + timedelta(hours=12),
+                               [_listing(shown)]).removed == 1
+
+
+def test_a_site_flagged_removal_leaves_a_revision(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    app.ingestor.ingest([complaint("r1")], NOW)
+    app.ingestor.ingest([complaint("r1", removed=True)], NOW + timedelta(hours=3))
+    with app.store.session() as session:
+        (revision,) = session.scalars(select(MentionRevision))
+    assert revision.changed_fields == ["removed"] and revision.outcome is None

@@ -36,6 +36,7 @@ from monitor.core.neardup import (
     signature,
     similarity,
 )
+from monitor.core.removals import Span, listing_span, missing_since
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.threads import FollowUp, PriorMessage, follow_up, ordinal
 
@@ -743,3 +744,44 @@ def test_window_decides_as_the_plain_loop_does() -> None:
     # Every kind of decision came up, so the comparison covered every rule.
     assert seen == {(Action.JOIN, None), (Action.NONE, None), (Action.OPEN, Cause.CLUSTER),
                     (Action.OPEN, Cause.SPIKE)}, seen
+
+
+# -- removals nobody announced ----------------------------------------------------------
+
+_T = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+_H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("published", "pinned", "expected"), [
+    ([_T, _T - _H, _T - 2 * _H], [], Span(_T - 2 * _H, _T)),
+    # oldest first (some feeds): the same span
+    ([_T - 2 * _H, _T - _H, _T], [], Span(_T - 2 * _H, _T)),
+    # an undated entry says nothing about the span
+    ([_T, None, _T - _H], [], Span(_T - _H, _T)),
+    # a pinned old post at the top does not stretch the span back to it
+    ([_T - 30 * _H, _T, _T - _H], [True, False, False], Span(_T - _H, _T)),
+    # too little to tell: one dated item, or none
+    ([_T], [], None),
+    ([None, None], [], None),
+    ([_T - 30 * _H, _T], [True], None),
+    ([], [], None),
+])
+def test_listing_span(published: list[datetime | None], pinned: list[bool],
+                      expected: Span | None) -> None:
+    assert listing_span(published, pinned) == expected
+
+
+def test_span_leaves_out_its_oldest_end() -> None:
+    # A mention published with the page's last item may open the next page.
+    span = Span(_T - _H, _T)
+    assert [span.covers(moment) for moment in (_T - 2 * _H, _T - _H, _T - _H / 2, _T,
+                                                 _T + _H)] == [False, False, True, True, False]
+
+
+@pytest.mark.parametrize(("grace", "interval", "expected"), [
+    (_H, timedelta(minutes=15), _T - _H),          # a fast source: the grace decides
+    (_H, timedelta(hours=6), _T - 9 * _H),         # a slow one: two polls must miss it
+    (timedelta(0), timedelta(minutes=10), _T - timedelta(minutes=15)),
+])
+def test_missing_since(grace: timedelta, interval: timedelta, expected: datetime) -> None:
+    assert missing_since(_T, grace, interval) == expected
