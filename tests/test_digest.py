@@ -1060,6 +1060,10 @@ def test_a_review_improved_twice_is_one_customer(store_url: str) -> None:
         session.add(MentionRevision(mention_id=ids["m1"], changed_at=h(45), body="old 2",
                                     rating=4, kind="praise", severity="low", better=True,
                                     outcome="rating raised 4 → 5 after reply"))
+        # A removal's revision has a note, not an outcome for the digest.
+        session.add(MentionRevision(mention_id=ids["m1"], changed_at=h(46), body="x",
+                                    kind="praise", severity="low", changed_fields=["removed"],
+                                    outcome="no longer listed by tp; last seen ..."))
     digest = build_digest(store, config, config.digests[0], IsoWeek.parse(WEEK), NOW)
     assert digest.outcomes_total == 1
     assert [(o.id, o.note) for o in digest.outcomes] == [

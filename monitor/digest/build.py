@@ -555,7 +555,9 @@ class _Builder:
 
     def _outcomes(self) -> tuple[int, list[MentionLink]]:
         changed = col(MentionRevision.changed_at)
-        where = and_(col(MentionRevision.outcome).is_not(None), changed >= self.start,
+        # Changes for the better only: a removal's revision carries a note too.
+        where = and_(col(MentionRevision.outcome).is_not(None),
+                     col(MentionRevision.better).is_(True), changed >= self.start,
                      changed < self.end, self._brand(col(Mention.brand)))
         # Per customer's review, not per edit: a review improved twice in the week is one
         # customer, shown with its latest outcome ("rating raised 1 → 4 after reply").
