@@ -165,7 +165,9 @@ def _merge_entries(lexicons: Iterable[Lexicon], extra_negative: Iterable[str]) -
     for term in extra_negative:
         values[term] = -1.5
     entries: dict[str, Entry] = {}
-    for term in set(values) | set(critical) | set(escalation):
+    # In insertion order, not a set's: equal-length terms at one position are tried in
+    # this order, and a set's order changes with each process's string hash seed.
+    for term in dict.fromkeys([*values, *critical, *escalation]):
         crit = critical.get(term)
         esc = escalation.get(term)
         if term in values:
