@@ -73,7 +73,7 @@ def serve(port_queue: Any, feeds: int, entries: int, language: str) -> None:
     server.serve_forever()
 
 
-def phase_monitor(base: str, feeds: int, store_url: str) -> dict[str, Any]:
+def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[str, Any]:
     from monitor.app import make_app
     from monitor.config import parse_config
     from monitor.daemon import Daemon, run_in_reactor, stop_reactor
@@ -85,12 +85,15 @@ def phase_monitor(base: str, feeds: int, store_url: str) -> dict[str, Any]:
         "daemon": {"autothrottle": False, "concurrent_requests": 16,
                    "concurrent_requests_per_domain": 16},
         "brands": {"acme": {"keywords": ["acme"]}},
+        "classifier": {"workers": workers},
         "sources": [{"id": f"f{feed}", "spider": "feed", "url": f"{base}/feed/{feed}.xml",
                      "brand": "acme", "obey_robots": False} for feed in range(feeds)],
         "channels": {"null": {"urls": ["json://127.0.0.1:9/none"]}},
     }
     config = parse_config(raw, Path(tempfile.gettempdir()) / "bench.toml")
     app = make_app(config)
+    if app.ingestor.pool is not None:
+        app.ingestor.pool.wait_ready()  # a daemon starts its workers once, not per crawl
     daemon = Daemon(app)
     started = time.perf_counter()
     # The whole path up to a committed outbox; sending is not what is measured here.
@@ -100,7 +103,8 @@ def phase_monitor(base: str, feeds: int, store_url: str) -> dict[str, Any]:
     stored = app.store.mention_count()
     outbox = app.store.outbox_counts()
     app.store.close()
-    return {"seconds": elapsed, "entries": stored, "alerts_queued": sum(outbox.values())}
+    return {"seconds": elapsed, "entries": stored, "alerts_queued": sum(outbox.values()),
+            "classifier_workers": workers}
 
 
 def phase_reader(base: str, feeds: int, workers: int) -> dict[str, Any]:
@@ -120,7 +124,8 @@ def phase_reader(base: str, feeds: int, workers: int) -> dict[str, Any]:
 
 def run_phase(name: str, args: argparse.Namespace, base: str, extra: str = "") -> dict[str, Any]:
     command = [sys.executable, __file__, "--phase", name, "--base", base,
-               "--feeds", str(args.feeds), "--entries", str(args.entries)]
+               "--feeds", str(args.feeds), "--entries", str(args.entries),
+               "--classifier-workers", str(args.classifier_workers)]
     if extra:
         command += ["--store", extra]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -148,6 +153,9 @@ def main() -> None:
     parser.add_argument("--feed-language", default="",
                         help="declare this language in every feed (the classifier then skips "
                              "language detection, as it does for sources that state it)")
+    parser.add_argument("--classifier-workers", type=int, default=0,
+                        help="[classifier] workers for review-monitor (0: the default, "
+                             "classification in the ingest thread only)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -157,7 +165,7 @@ def main() -> None:
         if args.phase == "reader":
             result = phase_reader(args.base, args.feeds, int(args.store or 8))
         else:
-            result = phase_monitor(args.base, args.feeds, args.store)
+            result = phase_monitor(args.base, args.feeds, args.store, args.classifier_workers)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps(result))
         return

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
 from monitor.classifier_plugin import load_classifier
-from monitor.config import Config
+from monitor.classify_pool import ClassifierPool
+from monitor.config import BrandConfig, ClassifierConfig, Config
 from monitor.core.classify import BrandVocabulary, Classifier
 from monitor.ingest import Ingestor
 from monitor.notify.channels import Channels
@@ -39,7 +40,9 @@ def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
     if migrate:
         store.upgrade()
     classifiers = make_classifiers(config)
-    ingestor = Ingestor(store, config, classifiers, clock)
+    workers = config.classifier.workers
+    pool = ClassifierPool(config.classifier, config.brands, workers) if workers else None
+    ingestor = Ingestor(store, config, classifiers, clock, pool)
     channels = Channels(config, console or (lambda: sys.stdout))
     dispatcher = Dispatcher(store, config, channels, clock)
     return App(config, store, classifiers, ingestor, channels, dispatcher, clock)
@@ -48,7 +51,13 @@ def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
 def make_classifiers(config: Config) -> dict[str | None, Classifier]:
     """The configured classifier for each brand. The built-in one gets the brand's
     vocabulary; a plug-in gets the configured options (and ``vocabulary`` if it asks)."""
-    settings = config.classifier
+    return build_classifiers(config.classifier, config.brands)
+
+
+def build_classifiers(settings: ClassifierConfig,
+                      brands: Mapping[str, BrandConfig]) -> dict[str | None, Classifier]:
+    """make_classifiers from the two parts of the config it reads (what a classifier
+    worker process is given: no secrets)."""
     built_in = settings.plugin.strip().lower() in ("", "default", "rules", "rule")
 
     def build(vocabulary: BrandVocabulary | None) -> Classifier:
@@ -60,7 +69,7 @@ def make_classifiers(config: Config) -> dict[str | None, Classifier]:
         return load_classifier(settings.plugin or None, **options)
 
     classifiers: dict[str | None, Classifier] = {None: build(None)}
-    for key, brand in config.brands.items():
+    for key, brand in brands.items():
         words = brand.vocabulary
         vocabulary = BrandVocabulary(
             product_names=tuple(words.product_names),

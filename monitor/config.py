@@ -89,6 +89,9 @@ class ClassifierConfig(_Strict):
         default_factory=lambda: ["en", "ru", "ro", "nb", "et", "de", "fr", "es"])
     # Options passed to the plugin's constructor.
     options: dict[str, Any] = Field(default_factory=dict)
+    # Extra processes that classify part of each batch (0: only the ingest thread). On a
+    # machine with two or more cores, 1 takes classification off the crawl's core.
+    workers: int = Field(default=0, ge=0, le=64)
 
 
 class BrandConfig(_Strict):

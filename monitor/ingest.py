@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from monitor.classify_pool import ClassifierPool, Job, classify_jobs
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
@@ -109,9 +110,11 @@ class Ingestor:
 
     def __init__(self, store: Store, config: Config,
                  classifiers: Mapping[str | None, Classifier],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 pool: ClassifierPool | None = None) -> None:
         self.store = store
         self.classifiers = classifiers
+        self.pool = pool
         self.spiders = {source.id: source.spider for source in config.sources}
         # The "site" of a customer's thread: the spider for a review site or network; for
         # the generic readers (any feed, any page) the host they read, so that "admin" on
@@ -190,11 +193,10 @@ class Ingestor:
             verdicts: dict[str, tuple[str | None, Verdict]] = {}
             # "Not a complaint" in the inbox taught these (monitor/triage.py).
             ignore = load_ignore_rules(session) if len(seen) < len(keys) else []
-            for key in keys:
-                if key in seen:
-                    continue
+            unseen = [key for key in keys if key not in seen]
+            decided = self._decide_many([prepared[key].item for key in unseen])
+            for key, (brand, verdict) in zip(unseen, decided, strict=True):
                 entry = prepared[key]
-                brand, verdict = self._decide(entry.item)
                 verdict = apply_ignore_rules(ignore, brand, self._author_key(entry.item, brand),
                                              entry.item, verdict)
                 verdicts[key] = (brand, verdict)
@@ -542,24 +544,38 @@ class Ingestor:
         return f"{self.thread_sites.get(item.source_id, site)}:{author}"[:300]
 
     def _decide(self, item: MentionItem) -> tuple[str | None, Verdict]:
-        brand = match_brand(
-            f"{item.title or ''}\n{item.body}", self.source_brands.get(item.source_id),
-            self.keywords,
-        )
-        site = self.spiders.get(item.source_id, "")
-        if brand is not None and item.author and \
-                item.author.casefold() in self.own_accounts.get((brand, site), ()):
-            return brand, Verdict(Kind.OTHER, Severity.LOW, ("posted by the brand's own account",),
-                                  0.0, item.language)
-        classifier = self.classifiers.get(brand) or self.classifiers[None]
-        verdict = classifier.classify(
-            Document(
+        return self._decide_many([item])[0]
+
+    def _decide_many(self, items: Sequence[MentionItem]) -> list[tuple[str | None, Verdict]]:
+        """Brand and verdict of each item, in order; classified together, so that the
+        classifier workers (if configured) take their share of the batch."""
+        decided: list[tuple[str | None, Verdict | None]] = []
+        jobs: list[Job] = []
+        for item in items:
+            brand = match_brand(
+                f"{item.title or ''}\n{item.body}", self.source_brands.get(item.source_id),
+                self.keywords,
+            )
+            site = self.spiders.get(item.source_id, "")
+            if brand is not None and item.author and \
+                    item.author.casefold() in self.own_accounts.get((brand, site), ()):
+                decided.append((brand, Verdict(Kind.OTHER, Severity.LOW,
+                                               ("posted by the brand's own account",), 0.0,
+                                               item.language)))
+                continue
+            decided.append((brand, None))
+            jobs.append((brand, Document(
                 text=item.body, title=item.title, rating=item.rating,
                 rating_max=item.rating_max, language=item.language,
                 engagement=item.engagement, author=item.author,
-            )
-        )
-        return brand, verdict
+            )))
+        verdicts = iter(self.pool.classify(jobs, self._classify_here) if self.pool is not None
+                        else self._classify_here(jobs))
+        return [(brand, verdict if verdict is not None else next(verdicts))
+                for brand, verdict in decided]
+
+    def _classify_here(self, jobs: Sequence[Job]) -> list[Verdict]:
+        return classify_jobs(self.classifiers, jobs)
 
     def _mention_row(self, entry: _Prepared, brand: str | None, verdict: Verdict,
                      now: datetime) -> dict[str, Any]:
