@@ -67,7 +67,14 @@ class AppStoreSpider(MonitorSpider):
         ]
 
     def lists_everything(self, response: Response) -> bool:
-        return "sortby=mostrecent" in response.url.lower()
+        # The newest reviews, of the source's one country: each country's page lists
+        # that storefront only, and its span would cover the other countries' reviews.
+        if "sortby=mostrecent" not in response.url.lower():
+            return False
+        countries = self.params.get("countries") or ["us"]
+        if isinstance(countries, str):
+            countries = [part for part in re.split(r"[\s,]+", countries) if part]
+        return bool(self.url) or len({str(country).lower() for country in countries}) <= 1
 
     def parse_response(self, response: Response) -> Iterator[Any]:
         page = int(response.meta.get("page", 1))

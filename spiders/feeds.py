@@ -36,7 +36,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 import lxml.etree
@@ -54,6 +54,9 @@ from spiders.text import (
     unwrap_redirect,
 )
 
+# Query parameters that make a feed a search (its matches change for other reasons).
+_SEARCH_PARAMS = frozenset({"q", "query", "search", "s", "keywords", "term"})
+
 # Engagement counts some feeds carry (slash:comments, thr:total).
 _COUNT_KEYS = {"slash_comments": "comments", "thr_total": "comments"}
 
@@ -70,8 +73,15 @@ class FeedSpider(MonitorSpider):
         return parse_feed(response.body, self.source_id, response.url, headers)
 
     def lists_everything(self, response: Response) -> bool:
-        # A feed lists its newest entries; a news search feed lists what ranks today.
-        return "news.google." not in urlsplit(response.url).netloc
+        # A feed lists its newest entries; a news search feed lists what ranks today,
+        # and any search read as a feed (Reddit's, hnrss, a blog's ?s=) what its index
+        # matches now.
+        parts = urlsplit(response.url)
+        if "news.google." in parts.netloc:
+            return False
+        if any(segment.startswith("search") for segment in parts.path.lower().split("/")):
+            return False
+        return not _SEARCH_PARAMS & {key.lower() for key in parse_qs(parts.query)}
 
 
 def parse_feed(

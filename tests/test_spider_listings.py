@@ -85,3 +85,28 @@ def test_a_feed_batch_is_complete_and_a_cut_short_one_is_not() -> None:
     (partial,) = _batches(Breaks(source_id="blog"), rss(sample_entries("p", 3)),
                           "https://blog.example/feed.xml")
     assert not partial.complete and len(partial.items) == 2
+
+
+def test_app_store_reviews_of_several_countries_are_no_complete_listing() -> None:
+    # One source reads each country's newest reviews: the US page's span covers the
+    # British reviews it never shows, which would all be marked removed.
+    url = ("https://itunes.apple.com/us/rss/customerreviews/page=1/id=1/sortby=mostrecent/"
+           "json")
+    response = response_from_bytes(b"{}", url)
+    several = AppStoreSpider(source_id="s", params={"app_id": "1", "countries": ["us", "gb"]})
+    assert not several.lists_everything(response)
+    one = AppStoreSpider(source_id="s", params={"app_id": "1", "countries": "us"})
+    assert one.lists_everything(response)
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.reddit.com/search.rss?q=acme&sort=new",
+    "https://hnrss.org/newest?q=acme",
+    "https://www.bing.com/news/search?q=acme&format=rss",
+    "https://mastodon.example/api/v2/search?query=acme",
+    "https://blog.example/?s=acme&feed=rss2",
+])
+def test_a_search_read_as_a_feed_is_no_complete_listing(url: str) -> None:
+    # Its matches change for other reasons (an index that lags or ranks): what it stops
+    # showing has not left the site.
+    assert not FeedSpider(source_id="s").lists_everything(response_from_bytes(b"{}", url))
