@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -22,7 +22,7 @@ from monitor.classify_pool import ClassifierPool, Job, classify_jobs
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
-from monitor.core.removals import Listing, missing_since
+from monitor.core.removals import Listing, Misses, missing_since
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.routing import Rule, Sample, match_brand
 from monitor.core.threads import PriorMessage, follow_up
@@ -149,6 +149,8 @@ class Ingestor:
         self.removal_watch = {source.id: source.interval for source in config.sources
                               if source.detect_removals}
         self.removal_grace = config.lifecycle.removal_grace
+        # The listings each source served before: a removal needs two polls' misses.
+        self.removal_misses = Misses()
         self.incidents = Incidents(store, config)
         # Canonical URLs that name several stored mentions (review pages): never merged.
         self._shared_urls: set[str] = set()
@@ -389,15 +391,24 @@ class Ingestor:
                                 key_suffix=f"-r{known.revisions + 1}")
 
     def _mark_removed(self, session: Session, known: _Known, now: datetime, removed: bool,
-                      outcome: str | None = None) -> None:
-        """Removed (or back): the mention keeps its text; a revision records when."""
-        session.execute(update(Mention).where(col(Mention.id) == known.id).values(
-            removed=removed, removed_at=now if removed else None,
-            revisions=col(Mention.revisions) + 1))
+                      outcome: str | None = None) -> bool:
+        """Removed (or back): the mention keeps its text; a revision records when.
+
+        Only from the other state, checked by the UPDATE itself: another process may
+        have marked it since this one read it (False then, and no second revision).
+        """
+        state = col(Mention.removed_at).is_(None) if removed \
+            else col(Mention.removed_at).is_not(None)
+        changed = session.execute(update(Mention).where(col(Mention.id) == known.id, state)
+                                  .values(removed=removed, removed_at=now if removed else None,
+                                          revisions=col(Mention.revisions) + 1))
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            return False
         session.execute(self.store.insert_ignore(MentionRevision).values(
             mention_id=known.id, changed_at=now, changed_fields=["removed"],
             title=known.title, body=known.body, rating=known.rating, kind=known.kind,
             severity=known.severity, worse=False, better=False, outcome=outcome))
+        return True
 
     def _unlisted(self, session: Session, listing: Listing, now: datetime,
                   result: IngestResult) -> None:
@@ -406,8 +417,8 @@ class Ingestor:
         if interval is None:
             return
         cutoff = missing_since(now, self.removal_grace, interval)
-        gone = [(_Known(*row[:-1]), row[-1]) for row in session.execute(
-            select(*_KNOWN_COLUMNS, col(Mention.last_seen_at))
+        missing = [(_Known(*row[:-2]), row[-2], row[-1]) for row in session.execute(
+            select(*_KNOWN_COLUMNS, col(Mention.published_at), col(Mention.last_seen_at))
             .where(col(Mention.source_id) == listing.source_id,
                    col(Mention.published_at) > listing.span.oldest,
                    col(Mention.published_at) <= listing.span.newest,
@@ -415,14 +426,24 @@ class Ingestor:
                    col(Mention.removed_at).is_(None),
                    col(Mention.last_seen_at) < cutoff)
             .order_by(col(Mention.id)))]
-        for known, last_seen in gone:
-            self._mark_removed(session, known, now, removed=True, outcome=(
-                f"no longer listed by {listing.source_id}; last seen "
-                f"{to_utc(last_seen):%Y-%m-%d %H:%M} UTC"))
-            log.info("mention_unlisted source=%s mention=%s", listing.source_id, known.id)
-        result.removed += len(gone)
+        # Not seen for the grace is not two misses (after 304s, failed fetches or a
+        # pause the last sighting is old): an earlier poll's listing must have missed it.
+        gone = 0
+        for known, published, last_seen in missing:
+            if not self.removal_misses.missed_before(listing.source_id, to_utc(published),
+                                                     to_utc(last_seen), now):
+                continue
+            if self._mark_removed(session, known, now, removed=True, outcome=(
+                    f"no longer listed by {listing.source_id}; last seen "
+                    f"{to_utc(last_seen):%Y-%m-%d %H:%M} UTC")):
+                gone += 1
+                log.info("mention_unlisted source=%s mention=%s", listing.source_id, known.id)
+        # Remembered once committed: a rolled-back batch's sightings were never stored.
+        event.listen(session, "after_commit", lambda _session: self.removal_misses.listed(
+            listing.source_id, listing.span, now), once=True)
+        result.removed += gone
         if gone:
-            result.by_source.setdefault(listing.source_id, IngestResult()).removed += len(gone)
+            result.by_source.setdefault(listing.source_id, IngestResult()).removed += gone
 
     # -- follow-ups -------------------------------------------------------------
 

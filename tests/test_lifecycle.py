@@ -303,7 +303,9 @@ def test_only_mentions_inside_a_complete_listing_span_can_be_unlisted(store_url:
     assert result.removed == 0
     # Without a listing (a search, a page in another order) nothing is concluded.
     assert app.ingestor.ingest(shown[:1], later).removed == 0
-    # c goes missing between b and d: gone once the grace has passed.
+    # c goes missing between b and d: gone once the grace has passed (two polls).
+    assert app.ingestor.ingest([shown[0], shown[2]], later + timedelta(hours=1),
+                               [_listing([shown[0], shown[2]])]).removed == 0
     assert app.ingestor.ingest([shown[0], shown[2]], later + timedelta(hours=2),
                                [_listing([shown[0], shown[2]])]).removed == 1
     assert {key for key, (removed, _) in _removal_state(app).items() if removed} == {"c"}
@@ -339,3 +341,89 @@ def test_a_site_flagged_removal_leaves_a_revision(store_url: str) -> None:
     with app.store.session() as session:
         (revision,) = session.scalars(select(MentionRevision))
     assert revision.changed_fields == ["removed"] and revision.outcome is None
+
+
+def test_one_miss_after_a_quiet_spell_is_not_enough(store_url: str) -> None:
+    # A feed answering 304 for hours (or failing, or a paused daemon) leaves its
+    # mentions' last sighting old: the first listing after that is one poll, and one
+    # stale page must not remove a live post. The next poll that misses it does.
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    full = _listed("a", "b", "c", "d")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    without_b = [item for item in _listed("a", "b", "c", "d") if item.external_id != "b"]
+    after = NOW + timedelta(hours=3)
+    assert app.ingestor.ingest(without_b, after, [_listing(without_b)]).removed == 0
+    # Listed again on the next poll: that was a stale page, nothing to undo.
+    app.ingestor.ingest(full, after + timedelta(minutes=15), [_listing(full)])
+    assert not any(removed for removed, _ in _removal_state(app).values())
+    # Gone for real: missed by two polls past the grace.
+    later = after + timedelta(hours=2)
+    assert app.ingestor.ingest(without_b, later, [_listing(without_b)]).removed == 0
+    assert app.ingestor.ingest(without_b, later + timedelta(minutes=15),
+                               [_listing(without_b)]).removed == 1
+    assert {key for key, (removed, _) in _removal_state(app).items() if removed} == {"b"}
+
+
+def _unlist_concurrently(store_url: str, barrier: object, queue: object) -> None:
+    from monitor.app import make_app as make
+
+    app = make(make_config(store_url), clock=lambda: NOW, migrate=False)
+    full = _listed(*"abcdefgh")
+    shown = [item for item in full if item.external_id != "b"]
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    app.ingestor.ingest(shown, NOW + timedelta(minutes=10), [_listing(shown)])
+    barrier.wait()  # type: ignore[attr-defined]
+    result = app.ingestor.ingest(shown, NOW + timedelta(minutes=70), [_listing(shown)])
+    queue.put(result.removed)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rounds", range(2))
+def test_two_daemons_unlisting_at_once_write_one_revision(postgres_database: str,
+                                                          rounds: int) -> None:
+    import multiprocessing
+
+    from conftest import _reset_postgres
+
+    from monitor.store import Store
+
+    _reset_postgres(postgres_database)
+    Store(postgres_database).upgrade()
+    app = make_app(make_config(postgres_database), clock=lambda: NOW, migrate=False)
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_unlist_concurrently,
+                               args=(postgres_database, barrier, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    removed = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert sorted(removed) == [0, 1]
+    with app.store.session() as session:
+        revisions = list(session.scalars(select(MentionRevision)))
+        (mention,) = session.scalars(select(Mention).where(Mention.external_id == "b"))
+    assert [revision.mention_id for revision in revisions] == [mention.id]
+    assert mention.removed and mention.revisions == 1
+
+
+def test_a_listing_rolled_back_with_its_batch_is_no_earlier_miss(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    full = _listed("a", "b", "c", "d")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    unlisted = app.ingestor._unlisted
+
+    def then_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        unlisted(*args, **kwargs)
+        raise RuntimeError("the store went away")
+
+    app.ingestor._unlisted = then_fail  # type: ignore[method-assign]
+    # This poll showed b, but nothing of it was stored: its sightings are rolled back.
+    with pytest.raises(RuntimeError):
+        app.ingestor.ingest(full, NOW + timedelta(hours=3), [_listing(full)])
+    app.ingestor._unlisted = unlisted  # type: ignore[method-assign]
+    without_b = [item for item in full if item.external_id != "b"]
+    # One stale page after it is the first miss, not the second.
+    assert app.ingestor.ingest(without_b, NOW + timedelta(hours=3, minutes=15),
+                               [_listing(without_b)]).removed == 0

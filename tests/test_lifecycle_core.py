@@ -785,3 +785,42 @@ def test_span_leaves_out_its_oldest_end() -> None:
 ])
 def test_missing_since(grace: timedelta, interval: timedelta, expected: datetime) -> None:
     assert missing_since(_T, grace, interval) == expected
+
+
+def test_listing_span_of_naive_and_offset_times_is_in_utc() -> None:
+    # A JSON feed can date one entry "2026-11-24T12:00:00" (no offset: UTC, as ingest
+    # reads it) and the next "2026-11-24T13:30:00+02:00": comparing them raised TypeError.
+    naive = datetime(2026, 11, 24, 12, 0)
+    oslo = datetime(2026, 11, 24, 13, 30, tzinfo=timezone(timedelta(hours=2)))
+    span = listing_span([naive, oslo, _T - 2 * _H])
+    assert span == Span(_T - 2 * _H, _T)
+    assert span is not None and span.newest.tzinfo is UTC and span.oldest.tzinfo is UTC
+
+
+@pytest.mark.parametrize("published", [
+    # a feed in another order (updated, popularity, relevance): the top N by that order
+    # leave out live entries published between its oldest and newest
+    [_T, _T - 3 * _H, _T - _H, _T - 2 * _H],
+    [_T - _H, _T, _T - 2 * _H],
+])
+def test_a_listing_not_in_date_order_covers_nothing(published: list[datetime]) -> None:
+    assert listing_span(published) is None
+
+
+def test_a_miss_counts_once_per_earlier_listing() -> None:
+    from monitor.core.removals import Misses
+
+    misses = Misses()
+    span = Span(_T - 3 * _H, _T)
+    # Nothing listed it before this listing: one miss is not enough.
+    assert not misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=_T)
+    misses.listed("s", span, _T)
+    # The same poll again (another page of it) is no second miss.
+    assert not misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=_T)
+    later = _T + _H / 4
+    assert misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=later)
+    # Seen at or after that listing: that listing did not miss it.
+    assert not misses.missed_before("s", _T - _H, last_seen=_T, now=later)
+    # Outside that listing's span, or another source's listing: no earlier miss.
+    assert not misses.missed_before("s", _T - 4 * _H, last_seen=_T - 5 * _H, now=later)
+    assert not misses.missed_before("t", _T - _H, last_seen=_T - 5 * _H, now=later)

@@ -10,9 +10,10 @@ been missing for the grace period and, through it, for at least two polls.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 # Fewer dated items than this say too little about what the listing covers.
 MIN_LISTED = 2
@@ -38,17 +39,28 @@ class Span:
 
 def listing_span(published: Sequence[datetime | None],
                  pinned: Sequence[bool] = ()) -> Span | None:
-    """What a complete listing covers: from its oldest to its newest dated item.
+    """What a complete listing covers: from its oldest to its newest dated item, in UTC.
 
     Pinned items are left out (an old announcement at the top of a subreddit does
-    not mean everything since it is listed); None when too few items are dated.
+    not mean everything since it is listed); None when too few items are dated, or
+    when the listing is not in date order (newest or oldest first): a feed in the
+    order of its updates, popularity or relevance shows its top entries by that
+    order, and live entries published between them are left out. A naive time is
+    UTC, as ingest reads it.
     """
     flags = list(pinned) + [False] * (len(published) - len(pinned))
-    dated = [moment for moment, is_pinned in zip(published, flags, strict=True)
+    dated = [_utc(moment) for moment, is_pinned in zip(published, flags, strict=True)
              if moment is not None and not is_pinned]
     if len(dated) < MIN_LISTED:
         return None
+    pairs = list(zip(dated, dated[1:], strict=False))
+    if not (all(a >= b for a, b in pairs) or all(a <= b for a, b in pairs)):
+        return None
     return Span(min(dated), max(dated))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def missing_since(now: datetime, grace: timedelta, interval: timedelta) -> datetime:
@@ -62,3 +74,30 @@ class Listing:
 
     source_id: str
     span: Span
+
+
+# Earlier listings remembered per source: enough for the pages of several polls.
+_REMEMBERED = 64
+
+
+@dataclass
+class Misses:
+    """The complete listings each source served before, to tell a second miss from a first.
+
+    Not seen for the grace period is not the same as missed by two polls: after a
+    run of 304s, failed fetches or a paused daemon, a mention's last sighting is
+    old, and one stale page would otherwise remove it. Kept in memory: after a
+    restart the first listing of a source removes nothing.
+    """
+
+    _seen: dict[str, deque[tuple[datetime, Span]]] = field(default_factory=dict)
+
+    def listed(self, source_id: str, span: Span, now: datetime) -> None:
+        self._seen.setdefault(source_id, deque(maxlen=_REMEMBERED)).append((now, span))
+
+    def missed_before(self, source_id: str, published: datetime, last_seen: datetime,
+                      now: datetime) -> bool:
+        """Whether an earlier poll's listing (before ``now``) covered ``published`` and
+        did not show the mention (it was last seen before that listing)."""
+        return any(last_seen < at < now and span.covers(published)
+                   for at, span in self._seen.get(source_id, ()))
