@@ -36,3 +36,29 @@ def test_a_duration_of_the_wrong_type_or_size_is_a_config_line(
     assert code == 2
     assert f"monitor.toml: {expected}" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_apprise_url_that_does_not_parse_is_reported_without_its_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # apprise logged "Could not load Slack URL: slack://T0KEN" (the whole URL) at ERROR.
+    code, err = check(tmp_path, """
+[channels.chat]
+urls = ["slak://xoxb-SECRET1/care", "slack://SECRET2", "json://user:SECRET3@"]
+[members.ada]
+urls = ["slack://SECRET4"]
+[[routes]]
+targets = ["slack://SECRET5"]
+""", capsys)
+    assert code == 2
+    assert "SECRET" not in err
+    assert err.strip().splitlines() == [
+        f"{tmp_path / 'monitor.toml'}: channels.chat.urls[0]: apprise does not understand a "
+        "'slak://' URL",
+        f"{tmp_path / 'monitor.toml'}: channels.chat.urls[1]: apprise does not understand a "
+        "'slack://' URL",
+        f"{tmp_path / 'monitor.toml'}: channels.chat.urls[2]: apprise does not understand a "
+        "'json://' URL",
+        f"{tmp_path / 'monitor.toml'}: members.ada.urls[0]: apprise does not understand this URL",
+        f"{tmp_path / 'monitor.toml'}: routes[0].targets: apprise does not understand a URL "
+        "there",
+    ]

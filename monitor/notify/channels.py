@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -13,12 +14,25 @@ from monitor.errors import ConfigError, NotifyError
 from monitor.store import target_hash
 
 
+def _understood(url: str) -> bool:
+    """Whether apprise can build a service from ``url``. Quietly: apprise logs the URL
+    it cannot parse as it was written ("Could not load Slack URL: slack://T0KEN"), and
+    a URL is exactly where the secret is; our own line names the key instead."""
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        return apprise.Apprise.instantiate(url) is not None
+    finally:
+        logger.setLevel(level)
+
+
 def validate_channel_urls(config: Config, path: str) -> None:
     """Every channel URL must be one apprise understands (checked without sending)."""
     problems = []
     for name, channel in config.channels.items():
         for index, url in enumerate(channel.urls):
-            if apprise.Apprise.instantiate(url) is None:
+            if not _understood(url):
                 scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
                 problems.append(
                     f"{path}: channels.{name}.urls[{index}]: apprise does not understand a "
@@ -27,7 +41,7 @@ def validate_channel_urls(config: Config, path: str) -> None:
     # The alert path's own URLs: members' channels and URLs written in routes/escalation.
     for name, member in config.members.items():
         for index, url in enumerate(member.urls):
-            if apprise.Apprise.instantiate(url) is None:
+            if not _understood(url):
                 problems.append(f"{path}: members.{name}.urls[{index}]: apprise does not "
                                 "understand this URL")
     written = [(f"routes[{i}].targets", t) for i, route in enumerate(config.routes)
@@ -35,7 +49,7 @@ def validate_channel_urls(config: Config, path: str) -> None:
     written += [(f"escalation.tiers[{i}].targets", t)
                 for i, tier in enumerate(config.escalation.tiers) for t in tier.targets]
     for key, target in written:
-        if "://" in target and apprise.Apprise.instantiate(target) is None:
+        if "://" in target and not _understood(target):
             problems.append(f"{path}: {key}: apprise does not understand a URL there")
     if config.notify.apprise_config:
         apprise_config = apprise.AppriseConfig()
