@@ -32,6 +32,12 @@ from spiders.items import (
 
 KnownIds = Callable[[list[str]], set[str]]
 
+# The spider reads every status itself (check_response says what a 404 or 429 means)
+# except redirects: those Scrapy follows, so a feed moved to https or to a new address
+# is read there, and a redirect loop ends as "max redirections reached".
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HANDLED_STATUSES = [status for status in range(100, 600) if status not in _REDIRECTS]
+
 # Words that mark an interstitial instead of content.
 _CAPTCHA_MARKERS = re.compile(
     rb"captcha|cf-challenge|challenge-platform|are you a robot|unusual traffic|px-captcha",
@@ -132,7 +138,7 @@ class MonitorSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.on_fetch_error,
             dont_filter=True,
-            meta={"handle_httpstatus_all": True, "page": page,
+            meta={"handle_httpstatus_list": _HANDLED_STATUSES, "page": page,
                   "conditional": conditional and not self.render,
                   "source_id": self.source_id, **meta},
         )

@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from feedgen import rss, sample_entries
+from httpserver import FixtureServer, Reply
 
+from monitor.app import make_app
 from monitor.cli import main
+from monitor.config import parse_config
+from monitor.daemon import Daemon, run_in_reactor
 
 
 def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -62,3 +67,32 @@ targets = ["slack://SECRET5"]
         f"{tmp_path / 'monitor.toml'}: routes[0].targets: apprise does not understand a URL "
         "there",
     ]
+
+
+def make_daemon(tmp_path: Path, sources: dict[str, str], **daemon: object) -> Daemon:
+    config = parse_config({
+        "store": {"url": f"sqlite:///{tmp_path / 'crawl.db'}"},
+        "daemon": {"autothrottle": False, **daemon},
+        "brands": {"acme": {"keywords": ["acme"]}},
+        "sources": [{"id": source_id, "spider": "feed", "url": url, "brand": "acme",
+                     "obey_robots": False} for source_id, url in sources.items()],
+    }, tmp_path / "c.toml")
+    return Daemon(make_app(config))
+
+
+def test_a_moved_feed_is_followed_and_a_redirect_loop_is_named(
+        tmp_path: Path, server: FixtureServer) -> None:
+    # Redirects were never followed: a feed moved to a new address (or http -> https)
+    # failed every run as "empty response" or "not a feed: got an HTML page".
+    server.set("/new.xml", Reply(200, rss(sample_entries("moved", 2))))
+    server.set("/old.xml", Reply(301, b"<html>Moved</html>",
+                                 {"Location": "/new.xml", "Content-Type": "text/html"}))
+    server.set("/loop-a", Reply(302, b"", {"Location": "/loop-b"}))
+    server.set("/loop-b", Reply(302, b"", {"Location": "/loop-a"}))
+    daemon = make_daemon(tmp_path, {"moved": server.url("/old.xml"),
+                                    "loop": server.url("/loop-a")})
+    runs = {run.source_id: run for run in run_in_reactor(lambda: daemon.crawl_due(force=True))}
+    assert runs["moved"].status == "ok" and runs["moved"].ingest.new == 2
+    assert runs["loop"].status == "fetch"
+    assert str(runs["loop"].error) == (f"source loop: could not fetch {server.url('/loop-a')}: "
+                                       "max redirections reached")
