@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -91,6 +91,24 @@ def postgres_database() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def in_two_processes(target: Callable[..., None],
+                     args: Sequence[tuple[object, ...]]) -> list[object]:
+    """Run ``target(*args[i], barrier, queue)`` in two spawned processes that start their
+    work together at the barrier; what each puts on the queue, in arrival order."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=target, args=(*own, barrier, queue)) for own in args]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    return results
 
 
 def _reset_postgres(url: str) -> None:

@@ -380,26 +380,14 @@ def _unlist_concurrently(store_url: str, barrier: object, queue: object) -> None
 @pytest.mark.parametrize("rounds", range(2))
 def test_two_daemons_unlisting_at_once_write_one_revision(postgres_database: str,
                                                           rounds: int) -> None:
-    import multiprocessing
-
-    from conftest import _reset_postgres
+    from conftest import _reset_postgres, in_two_processes
 
     from monitor.store import Store
 
     _reset_postgres(postgres_database)
     Store(postgres_database).upgrade()
     app = make_app(make_config(postgres_database), clock=lambda: NOW, migrate=False)
-    context = multiprocessing.get_context("spawn")
-    barrier, queue = context.Barrier(2), context.Queue()
-    workers = [context.Process(target=_unlist_concurrently,
-                               args=(postgres_database, barrier, queue))
-               for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    removed = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
+    removed = in_two_processes(_unlist_concurrently, [(postgres_database,)] * 2)
     assert sorted(removed) == [0, 1]
     with app.store.session() as session:
         revisions = list(session.scalars(select(MentionRevision)))

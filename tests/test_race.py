@@ -3,7 +3,6 @@ PostgreSQL: no duplicate mentions, threads, incidents or alerts."""
 
 from __future__ import annotations
 
-import multiprocessing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,7 @@ def _items() -> list[Any]:
     return items
 
 
-def _ingest(store_url: str, barrier: Any, queue: Any, part: int | None) -> None:
+def _ingest(store_url: str, part: int | None, barrier: Any, queue: Any) -> None:
     from test_store_ingest import make_config
 
     from monitor.app import make_app
@@ -54,25 +53,15 @@ def _ingest(store_url: str, barrier: Any, queue: Any, part: int | None) -> None:
 @pytest.mark.parametrize("split", [False, True], ids=["same-items", "same-customers"])
 def test_two_processes_ingesting_the_same_items_store_everything_once(
         postgres_database: str, split: bool) -> None:
-    from conftest import _reset_postgres
+    from conftest import _reset_postgres, in_two_processes
 
     from monitor.store import Alert, Incident, Mention, Store, Thread
 
     _reset_postgres(postgres_database)
     store = Store(postgres_database)
     store.upgrade()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
-    queue = context.Queue()
-    workers = [context.Process(target=_ingest,
-                               args=(postgres_database, barrier, queue, part if split else None))
-               for part in range(2)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
+    results = in_two_processes(_ingest, [(postgres_database, part if split else None)
+                                         for part in range(2)])
     items = _items()
     assert sum(new for new, _seen in results) == len(items)
     assert sum(seen for _new, seen in results) == (6 if split else len(items))
