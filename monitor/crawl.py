@@ -60,6 +60,9 @@ class SourceRun:
         return self.error is not None
 
 
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
 def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
     """Polite defaults for every source, then the source's own overrides."""
     daemon = config.daemon
@@ -72,6 +75,11 @@ def scrapy_settings(config: Config, source: SourceConfig) -> Settings:
         "CONCURRENT_REQUESTS": daemon.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": daemon.concurrent_requests_per_domain,
         "DOWNLOAD_TIMEOUT": daemon.download_timeout.total_seconds(),
+        # Spiders parse in the event loop: a 100 MB "feed" held every other source and
+        # the alerts for minutes (their timeouts could not even fire). A page or feed
+        # bigger than this is refused as a fetch error; scrapy_settings may raise it.
+        "DOWNLOAD_MAXSIZE": MAX_RESPONSE_BYTES,
+        "DOWNLOAD_WARNSIZE": 0,
         # 429 is not retried inside a run: the scheduler backs off and honours Retry-After.
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
         "RETRY_TIMES": 1,

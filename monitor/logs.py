@@ -30,6 +30,8 @@ def setup_logging(level: str = "INFO") -> None:
     for name, quiet in (("scrapy", logging.WARNING), ("scrapy.core.scraper", logging.CRITICAL),
                         ("scrapy.core.engine", logging.ERROR), ("twisted", logging.ERROR),
                         ("scrapy.downloadermiddlewares", logging.CRITICAL),
+                        # "larger than download max size": the source's error says it.
+                        ("scrapy.core.downloader.handlers.http11", logging.ERROR),
                         ("py.warnings", logging.ERROR),
                         # apprise may echo URLs in debug output: keep it to warnings.
                         ("apprise", logging.ERROR), ("alembic", logging.WARNING)):

@@ -96,3 +96,22 @@ def test_a_moved_feed_is_followed_and_a_redirect_loop_is_named(
     assert runs["loop"].status == "fetch"
     assert str(runs["loop"].error) == (f"source loop: could not fetch {server.url('/loop-a')}: "
                                        "max redirections reached")
+
+
+def test_a_huge_response_is_refused_and_the_other_sources_go_on(
+        tmp_path: Path, server: FixtureServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scrapy's default limit is 1 GB: a 100 MB "feed" was parsed in the event loop for
+    # minutes, holding every other source, their timeouts and the alerts.
+    import monitor.crawl
+
+    assert monitor.crawl.MAX_RESPONSE_BYTES <= 32 * 1024 * 1024
+    monkeypatch.setattr(monitor.crawl, "MAX_RESPONSE_BYTES", 100_000)
+    item = b"<item><title>acme is bad</title><description>acme</description></item>"
+    server.set("/huge.xml", Reply(200, b"<rss><channel>" + item * 3000 + b"</channel></rss>"))
+    server.set("/good.xml", Reply(200, rss(sample_entries("good", 2))))
+    daemon = make_daemon(tmp_path, {"huge": server.url("/huge.xml"),
+                                    "good": server.url("/good.xml")})
+    runs = {run.source_id: run for run in run_in_reactor(lambda: daemon.crawl_due(force=True))}
+    assert runs["good"].status == "ok" and runs["good"].ingest.new == 2
+    assert runs["huge"].status == "fetch" and runs["huge"].ingest.new == 0
+    assert "larger than download max size (100000)" in str(runs["huge"].error)
