@@ -92,6 +92,7 @@ def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[s
     }
     config = parse_config(raw, Path(tempfile.gettempdir()) / "bench.toml")
     app = make_app(config)
+    app.store.start_checkpointer()  # as review-monitor run does
     if app.ingestor.pool is not None:
         app.ingestor.pool.wait_ready()  # a daemon starts its workers once, not per crawl
     daemon = Daemon(app)

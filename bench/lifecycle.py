@@ -722,7 +722,7 @@ def _indexed(dialect: str, lines: list[str]) -> bool:
 # -- one store ---------------------------------------------------------------------------
 
 def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
-          profile_path: str | None) -> dict[str, Any]:
+          profile_path: str | None, checkpointer: bool = True) -> dict[str, Any]:
     from sqlalchemy import text
 
     from monitor.app import make_app
@@ -739,7 +739,9 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
     config = gen.sources.config(store_url)
     started = time.perf_counter()
     app = make_app(config, clock=lambda: NOW)
-    out: dict[str, Any] = {"store": app.store.dialect,
+    if checkpointer:
+        app.store.start_checkpointer()  # as review-monitor run does
+    out: dict[str, Any] = {"store": app.store.dialect, "checkpoint_thread": checkpointer,
                            "migrate_s": round(time.perf_counter() - started, 2)}
     # The language model loads on first use: load it before anything is timed.
     for classifier in app.classifiers.values():
@@ -829,6 +831,8 @@ def run_phase(args: argparse.Namespace, store_url: str) -> dict[str, Any]:
                "--page-url-share", str(args.page_url_share)]
     if args.profile:
         command += ["--profile", args.profile]
+    if args.writer_checkpoints:
+        command += ["--writer-checkpoints"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -854,12 +858,16 @@ def main() -> None:
     parser.add_argument("--profile", help="cProfile each workload (this slows it: the "
                                           "figures are then not the rates) into "
                                           "PROFILE.<store>.<phase>.<workload>")
+    parser.add_argument("--writer-checkpoints", action="store_true",
+                        help="SQLite: leave WAL checkpoints to the committing connection "
+                             "(no checkpoint thread), to compare")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:
         print(json.dumps(phase(args.phase, args.stored, args.items, args.seed,
-                               args.page_url_share, args.profile), default=str))
+                               args.page_url_share, args.profile,
+                               not args.writer_checkpoints), default=str))
         return
 
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],

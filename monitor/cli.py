@@ -173,6 +173,7 @@ def _run(path: Path, once: bool, force: bool) -> int:
 
     config = _load(path)
     app = make_app(config)
+    app.store.start_checkpointer()
     try:
         daemon = Daemon(app)
 

@@ -34,6 +34,19 @@ from spiders import SPIDERS
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+# Waits and windows that 0s would break: a send given no time fails every attempt, a
+# retry without a wait hammers a site or burns every attempt at once, an empty window
+# stops the daemon at start.
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration),
+                             AfterValidator(_positive)]
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -181,11 +194,11 @@ class RouteConfig(_Strict):
 
 class NotifyConfig(_Strict):
     max_attempts: int = Field(default=8, ge=1, le=100)
-    backoff_initial: Duration = timedelta(seconds=30)
-    backoff_max: Duration = timedelta(hours=1)
+    backoff_initial: PositiveDuration = timedelta(seconds=30)
+    backoff_max: PositiveDuration = timedelta(hours=1)
     # Where an alert goes when it could not be delivered after max_attempts.
     fallback: str | None = CONSOLE_CHANNEL
-    send_timeout: Duration = timedelta(seconds=20)
+    send_timeout: PositiveDuration = timedelta(seconds=20)
     # Quick in-process retries of one send before it is rescheduled.
     quick_retries: int = Field(default=2, ge=1, le=10)
     # Every matching route gets the alert ("all") or just the first one ("first").
@@ -210,20 +223,26 @@ class LifecycleConfig(_Strict):
     # A customer's messages on one site within this window form one thread.
     follow_up_window: Duration = timedelta(days=7)
     # Incidents (see docs/lifecycle.md): near-duplicate complaints within the window...
-    incident_window: Duration = timedelta(hours=2)
+    incident_window: PositiveDuration = timedelta(hours=2)
     incident_min_cluster: int = Field(default=3, ge=2, le=1000)
     incident_similarity: float = Field(default=0.6, gt=0, le=1)
     # ... or a spike: complaints in one bucket far above the brand's trailing baseline.
-    spike_bucket: Duration = timedelta(minutes=30)
-    spike_baseline: Duration = timedelta(days=7)
+    spike_bucket: PositiveDuration = timedelta(minutes=30)
+    spike_baseline: PositiveDuration = timedelta(days=7)
     spike_k: float = Field(default=3.0, gt=0)
     spike_min_count: int = Field(default=5, ge=1)
     # An incident alerts once, then at most this often, and closes after this quiet time.
-    incident_update_every: Duration = timedelta(minutes=30)
-    incident_quiet: Duration = timedelta(hours=2)
+    incident_update_every: PositiveDuration = timedelta(minutes=30)
+    incident_quiet: PositiveDuration = timedelta(hours=2)
     # A mention its source's complete listing has stopped showing for this long (and
     # for at least 1.5 poll intervals) is marked removed: docs/lifecycle.md.
     removal_grace: Duration = timedelta(hours=1)
+
+    @model_validator(mode="after")
+    def _baseline_holds_a_bucket(self) -> LifecycleConfig:
+        if self.spike_baseline < self.spike_bucket:
+            raise ValueError("spike_baseline must be at least one spike_bucket long")
+        return self
 
 
 class RepliesConfig(_Strict):
@@ -291,7 +310,7 @@ class HealthConfig(_Strict):
 class DaemonConfig(_Strict):
     # Each run is moved by up to this fraction of the interval so sources spread out.
     jitter: float = Field(default=0.1, ge=0, le=0.5)
-    backoff_max: Duration = timedelta(hours=6)
+    backoff_max: PositiveDuration = timedelta(hours=6)
     grace_period: Duration = timedelta(seconds=10)
     # Due sources are crawled together, one Scrapy crawler per spider: at most this many.
     max_sources_per_crawl: int = Field(default=200, ge=1, le=10_000)

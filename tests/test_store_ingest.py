@@ -261,3 +261,39 @@ def test_queue_alerts_keeps_columns_that_only_later_rows_name(store_url: str) ->
     assert (rows["k2"].recipient, rows["k2"].tier, rows["k2"].escalate_at) == (
         "ann", 1, NOW + timedelta(minutes=15))
     store.close()
+
+
+def test_the_checkpointer_writes_the_wal_back_without_the_writer(tmp_path: Path) -> None:
+    import time
+
+    from sqlalchemy import text
+
+    database = tmp_path / "ckpt.db"
+    store = Store(f"sqlite:///{database}")
+    store.upgrade()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = database.stat().st_size
+    # Fewer pages than the connections' own threshold: only a checkpoint moves them.
+    with store.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE filler (x TEXT)"))
+        connection.execute(text("INSERT INTO filler VALUES (:x)"),
+                           [{"x": "y" * 1000} for _ in range(2000)])
+    assert database.stat().st_size == before
+    store.start_checkpointer(every=0.02)
+    store.start_checkpointer(every=0.02)  # a second start is a no-op
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    deadline = time.monotonic() + 60
+    while database.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert database.stat().st_size > before + 1_000_000
+    store.close()
+    assert store._checkpointer is None and not checkpointer._thread.is_alive()
+
+
+def test_the_checkpointer_is_sqlite_files_only(tmp_path: Path) -> None:
+    memory = Store("sqlite:///:memory:")
+    memory.start_checkpointer()
+    assert memory._checkpointer is None
+    memory.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ from sqlmodel import col
 from monitor.config import redact_url
 from monitor.errors import StoreError
 from monitor.store.models import Alert, Delivery, Mention, SourceState
+
+log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -68,6 +73,7 @@ class Store:
             raise StoreError(f"cannot open store {redact_url(url)}: {error}") from error
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._checkpointer: _Checkpointer | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -98,7 +104,27 @@ class Store:
             raise StoreError(f"store {redact_url(self.url)} unreachable: {_first_line(error)}") \
                 from error
 
+    def start_checkpointer(self, every: float = 0.5) -> None:
+        """Checkpoint SQLite's WAL from a thread of its own (a long-running writer only).
+
+        Left to the committing connection, a checkpoint stalls the ingest that happens
+        to cross the threshold while it writes index pages back all over a large file
+        and syncs it. From this thread (SQLite runs without Python's lock) the pages go
+        back on the other core while ingest goes on; a PASSIVE checkpoint never waits
+        for or blocks a writer, and the connections' own threshold stays as a backstop.
+        No-op for PostgreSQL and in-memory SQLite.
+        """
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:" \
+                or self._checkpointer is not None:
+            return
+        self._checkpointer = _Checkpointer(database, every)
+        self._checkpointer.start()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
 
     @contextmanager
@@ -337,6 +363,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+class _Checkpointer:
+    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``every`` seconds."""
+
+    def __init__(self, database: str, every: float) -> None:
+        self.database = database
+        self.every = every
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.database, timeout=30, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            while not self._stop.wait(self.every):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                except sqlite3.Error as error:
+                    # The writers' own checkpoints still run; say why once a minute at most.
+                    log.warning("sqlite_checkpoint_failed database=%s error=%s",
+                                self.database, str(error).splitlines()[0][:200])
+                    self._stop.wait(60)
+        finally:
+            connection.close()
 
 
 def _first_line(error: BaseException) -> str:
