@@ -115,3 +115,38 @@ def test_a_huge_response_is_refused_and_the_other_sources_go_on(
     assert runs["good"].status == "ok" and runs["good"].ingest.new == 2
     assert runs["huge"].status == "fetch" and runs["huge"].ingest.new == 0
     assert "larger than download max size (100000)" in str(runs["huge"].error)
+
+
+def test_zero_waits_and_windows_are_config_errors_not_a_crash_at_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # lifecycle windows of 0s passed check-config and then stopped `run` with a
+    # ValueError traceback; 0s send_timeout/backoff failed or burnt every alert attempt
+    # at once and retried a failing site at every tick.
+    code, err = check(tmp_path, """
+[daemon]
+backoff_max = "0s"
+[notify]
+send_timeout = "0s"
+backoff_initial = "0s"
+[lifecycle]
+incident_window = "0s"
+incident_quiet = "0s"
+""", capsys)
+    assert code == 2
+    path = tmp_path / "monitor.toml"
+    assert err.strip().splitlines() == [
+        f"{path}: daemon.backoff_max: must be longer than 0s",
+        f"{path}: notify.backoff_initial: must be longer than 0s",
+        f"{path}: notify.send_timeout: must be longer than 0s",
+        f"{path}: lifecycle.incident_window: must be longer than 0s",
+        f"{path}: lifecycle.incident_quiet: must be longer than 0s",
+    ]
+    code, err = check(tmp_path, '[lifecycle]\nspike_bucket = "1h"\nspike_baseline = "30m"\n',
+                      capsys)
+    assert code == 2
+    assert err.strip() == f"{path}: lifecycle: spike_baseline must be at least one " \
+                          "spike_bucket long"
+    path.write_text('[store]\nurl = "sqlite:///m.db"\n[lifecycle]\nspike_bucket = "1h"\n'
+                    'spike_baseline = "30m"\n')
+    assert main(["run", "--once", "-c", str(path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
