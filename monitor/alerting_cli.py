@@ -61,7 +61,9 @@ def _when(text: str | None) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"error: --at '{text}' is not an ISO 8601 date-time") from None
+        # A usage problem: exit 2 like every other bad argument (SystemExit(str) is 1).
+        print(f"error: --at '{text}' is not an ISO 8601 date-time", file=sys.stderr)
+        raise SystemExit(2) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -143,7 +145,7 @@ def _routes_test(config: Any, targets: Any, args: argparse.Namespace, at: dateti
 def _ack(config: Any, args: argparse.Namespace) -> int:
     import getpass
 
-    from monitor.notify.escalation import acknowledge_alert
+    from monitor.notify.escalation import UnknownAlertError, acknowledge_alert
     from monitor.store import Store
 
     by = args.by
@@ -155,6 +157,9 @@ def _ack(config: Any, args: argparse.Namespace) -> int:
     store = Store(config.store.url)
     try:
         result = acknowledge_alert(store, args.alert_id, by, datetime.now(UTC))
+    except UnknownAlertError as error:  # a wrong id on the command line: exit 2
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     if result.already:

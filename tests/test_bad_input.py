@@ -150,3 +150,28 @@ incident_quiet = "0s"
                     'spike_baseline = "30m"\n')
     assert main(["run", "--once", "-c", str(path)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["ack", "424242"], "error: no alert 424242 in the store"),
+    (["oncall", "--at", "yesterday"], "error: --at 'yesterday' is not an ISO 8601 date-time"),
+    (["routes", "test", "--severity", "high", "--at", "2026-13-01"],
+     "error: --at '2026-13-01' is not an ISO 8601 date-time"),
+])
+def test_a_wrong_argument_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+        expected: str) -> None:
+    # These exited 1, the code of a failed run, not of a usage problem.
+    path = tmp_path / "monitor.toml"
+    path.write_text('[store]\nurl = "sqlite:///m.db"\n[members.ada]\nurls = ["json://127.0.0.1:9"]\n'
+                    '[oncall.primary]\nmembers = ["ada"]\n')
+    main(["db", "upgrade", "-c", str(path)])
+    capsys.readouterr()
+    code = None
+    try:
+        code = main([*argv, "-c", str(path)])
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == expected

@@ -477,7 +477,7 @@ targets = ["member:bo"]
     assert "acknowledged alert" in capsys.readouterr().out
     assert main(["ack", str(alert_id), "-c", str(config_path), "--by", "ada"]) == 0
     assert "already acknowledged by bo" in capsys.readouterr().out
-    assert main(["ack", "999", "-c", str(config_path)]) == 1
+    assert main(["ack", "999", "-c", str(config_path)]) == 2
     assert "no alert 999" in capsys.readouterr().err
 
 
