@@ -165,10 +165,19 @@ def classify_lines(classifier: Classifier, lines: Iterable[str], out: IO[str],
 
 
 def _read_labelled(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            # Each problem names the file and line (json's own message names neither).
+            try:
+                line = raw.decode("utf-8-sig")  # a BOM some editors write is no error
+            except UnicodeDecodeError:
+                raise ValueError(f"{path}:{number}: not UTF-8 text") from None
             if line.strip():
-                obj = json.loads(line)
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{number}: not JSON: {e.msg} at column "
+                                     f"{e.colno}") from None
                 if not isinstance(obj, dict):
                     raise ValueError(f"{path}:{number}: expected a JSON object")
                 yield number, obj

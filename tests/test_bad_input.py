@@ -175,3 +175,29 @@ def test_a_wrong_argument_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == expected
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b'{"text": "Acme is broken", "label": "complaint"}\n{not json\n',
+     "data.jsonl:2: not JSON: Expecting property name enclosed in double quotes at column 2"),
+    (b'{"text": "Acme is broken", "label": "complaint"}\n\xff\xfe\n',
+     "data.jsonl:2: not UTF-8 text"),
+])
+def test_classify_eval_names_the_file_and_line_of_a_malformed_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes,
+        expected: str) -> None:
+    # json's and the codec's messages named neither ("Expecting property name ...:
+    # line 1 column 2", "'utf-8' codec can't decode byte 0xff in position 0").
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(content)
+    assert main(["classify", "--eval", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"review-monitor classify --eval: {tmp_path / expected}"
+
+
+def test_classify_eval_reads_a_file_that_starts_with_a_bom(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "Acme is broken, refund!", "label": "complaint"}\r\n')
+    assert main(["classify", "--eval", str(path)]) == 0
+    assert "items: 1" in capsys.readouterr().out
