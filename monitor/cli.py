@@ -151,13 +151,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _load(path: Path) -> Config:
     from monitor.config import load_config
+    from monitor.digest.send import validate_digests
     from monitor.notify.channels import validate_channel_urls
 
     config = load_config(path)
-    validate_channel_urls(config, str(path))
-    from monitor.digest.send import validate_digests
-
-    validate_digests(config, str(path))
+    problems: list[str] = []  # every problem in one go, not the digests' after the URLs'
+    for validate in (validate_channel_urls, validate_digests):
+        try:
+            validate(config, str(path))
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
     return config
 
 

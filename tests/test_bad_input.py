@@ -201,3 +201,22 @@ def test_classify_eval_reads_a_file_that_starts_with_a_bom(
     path.write_bytes(b'\xef\xbb\xbf{"text": "Acme is broken, refund!", "label": "complaint"}\r\n')
     assert main(["classify", "--eval", str(path)]) == 0
     assert "items: 1" in capsys.readouterr().out
+
+
+def test_channel_and_digest_problems_are_reported_together(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The digests' recipients were checked only once every channel URL was right.
+    code, err = check(tmp_path, """
+[channels.chat]
+urls = ["nosuchservice://x"]
+[[digests]]
+name = "weekly"
+recipients = ["ftp://x"]
+""", capsys)
+    path = tmp_path / "monitor.toml"
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"{path}: channels.chat.urls[0]: apprise does not understand a 'nosuchservice://' URL",
+        f"{path}: digests[0].recipients[0]: use a mailto:// or mailtos:// URL or an e-mail "
+        "address",
+    ]
