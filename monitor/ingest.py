@@ -65,6 +65,9 @@ class IngestResult:
         self.seen_again += other.seen_again
         self.alerts += other.alerts
         self.removed += other.removed
+        self.new_keys.extend(other.new_keys)
+        for source_id, share in other.by_source.items():
+            self.by_source.setdefault(source_id, IngestResult()).add(share)
 
 
 _KNOWN_COLUMNS = (
@@ -182,6 +185,13 @@ class Ingestor:
         result = IngestResult()
         if not prepared:
             return result
+        copies = self._copies_in_batch(prepared)
+        if copies:
+            # Store the first source's post, then its copies: they merge into it.
+            first = [entry.item for key, entry in prepared.items() if key not in copies]
+            result = self._ingest(first, now, ())
+            result.add(self._ingest([prepared[key].item for key in copies], now, listings))
+            return result
         keys = list(prepared)
         with self.store.session() as session:
             known = self._known(session, keys)
@@ -269,6 +279,23 @@ class Ingestor:
                     col(Mention.dedupe_key).in_(chunk))):
                 found[row.dedupe_key] = _Known(*row)
         return found
+
+    def _copies_in_batch(self, prepared: dict[str, _Prepared]) -> set[str]:
+        """Keys of items that repeat an earlier item of the batch from another source
+        (same canonical URL): the same post through two sources crawled together.
+
+        A URL that two items of one source carry is a page of many reviews: not a copy.
+        """
+        by_url: dict[str, list[_Prepared]] = {}
+        for entry in prepared.values():
+            if entry.canonical and entry.canonical not in self._shared_urls:
+                by_url.setdefault(entry.canonical, []).append(entry)
+        copies: set[str] = set()
+        for group in by_url.values():
+            sources = [entry.item.source_id for entry in group]
+            if len(group) > 1 and len(set(sources)) == len(sources):
+                copies.update(entry.key for entry in group[1:])
+        return copies
 
     def _same_post_elsewhere(self, session: Session,
                              entries: list[_Prepared]) -> dict[str, _Known]:

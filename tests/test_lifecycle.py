@@ -415,3 +415,26 @@ def test_a_listing_rolled_back_with_its_batch_is_no_earlier_miss(store_url: str)
     # One stale page after it is the first miss, not the second.
     assert app.ingestor.ingest(without_b, NOW + timedelta(hours=3, minutes=15),
                                [_listing(without_b)]).removed == 0
+
+
+def test_the_same_post_through_two_sources_in_one_batch_is_one_mention(store_url: str) -> None:
+    """The daemon crawls due sources together: a Trustpilot review and the Google Alert
+    linking it often arrive in the same batch."""
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    via_reviews = complaint("r1", url="https://www.trustpilot.com/reviews/r1")
+    via_alerts = complaint("tag:google.com,2013:1", source="news",
+                           url="https://www.trustpilot.com/reviews/r1?utm_source=alert")
+    # A product page whose reviews all carry the page URL is still never merged.
+    page = "https://shop.example/product/9"
+    reviews = [complaint("p1", url=page, body="Acme broke"),
+               complaint("p2", url=page, body="Acme is late")]
+    result = app.ingestor.ingest([via_reviews, via_alerts, *reviews], NOW)
+    assert (result.new, result.seen_again) == (3, 1)
+    assert result.by_source["news"].seen_again == 1 and result.by_source["tp"].new == 3
+    stored = mentions(app)
+    assert sorted(m.external_id or "" for m in stored) == ["p1", "p2", "r1"]
+    with app.store.session() as session:
+        sightings = {(s.mention_id, s.source_id) for s in session.scalars(select(MentionSighting))}
+    (r1,) = [m for m in stored if m.external_id == "r1"]
+    assert {(r1.id, "tp"), (r1.id, "news")} <= sightings
+    assert len(alerts(app)) == 3  # one per stored mention, none for the copy
