@@ -137,6 +137,15 @@ def test_ignore_rules_turn_complaints_into_other(kind: Kind, ignored: bool) -> N
         assert result is verdict
 
 
+def test_ignore_rules_never_silence_a_critical_complaint() -> None:
+    verdict = Verdict(Kind.COMPLAINT, Severity.CRITICAL, ("legal threat: mentions 'lawyer'",),
+                      0.99, "en")
+    result = ignore.apply(RULES, "acme", "reddit:promobot", "t", "my lawyer will call", verdict)
+    assert (result.kind, result.severity) == (Kind.COMPLAINT, Severity.CRITICAL)
+    assert result.reasons[-1] == ("ignore rule #1: author 'reddit:promobot' marked not a "
+                                  "complaint, but critical: still alerts")
+
+
 @pytest.mark.parametrize(("phrase", "text", "found"), [
     ("scar", "i was scared", False),
     ("scar", "a scar, then", True),

@@ -78,11 +78,19 @@ def phrase_in(phrase: str, folded: str) -> bool:
 def apply(rules: Sequence[IgnoreRule], brand: str | None, author_key: str | None,
           title: str | None, body: str, verdict: Verdict) -> Verdict:
     """The verdict ingest stores: "other" (alerts nobody) when an ignore rule of the brand
-    matches a complaint or question, the classifier's verdict otherwise."""
+    matches a complaint or question, the classifier's verdict otherwise.
+
+    A critical complaint (a legal threat, a safety or data-breach report) is never
+    silenced: a rule taught by a bot's spam or a grumbler's rants must not hide the day
+    the same author threatens to sue. The rule is named in its reasons instead.
+    """
     if not rules or verdict.kind not in (Kind.COMPLAINT, Kind.QUESTION):
         return verdict
     rule = matching_rule(rules, brand, author_key, f"{title or ''}\n{body}")
     if rule is None:
         return verdict
+    if verdict.severity is Severity.CRITICAL:
+        return replace(verdict, reasons=(*verdict.reasons,
+                                         f"{rule.describe()}, but critical: still alerts"))
     return replace(verdict, kind=Kind.OTHER, severity=Severity.LOW,
                    reasons=(*verdict.reasons, rule.describe()))
