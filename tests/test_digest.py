@@ -507,6 +507,25 @@ def test_partial_failure_retries_only_the_server_that_failed(store_url: str,
     assert (row.status, row.attempts, row.error) == ("sent", 2, None)
 
 
+def test_a_failed_digest_tells_the_ops_channel_once(store_url: str) -> None:
+    from monitor.store import Alert
+
+    down = f"mailto://127.0.0.1:{_free_port()}?to=lead@example.com&from=d@example.com"
+    config, store, _ids = seeded(store_url, recipients=[down])
+    config.health.ops_channel = "ops"
+    assert [r.status for r in DigestRunner(config, store, Clock(NOW)).run_due()] == ["failed"]
+    # The retry fails too: still one message, not one per attempt.
+    later = NOW + timedelta(minutes=16)
+    assert [r.status for r in DigestRunner(config, store, Clock(later)).run_due()] == ["failed"]
+    with store.session() as session:
+        (alert,) = session.scalars(select(Alert))
+    assert (alert.channel, alert.purpose, alert.status) == ("ops", "digest_failed", "pending")
+    assert alert.title.startswith(f"[digest failed] acme-weekly {WEEK}: SMTP 127.0.0.1:")
+    assert "\n" not in alert.title
+    assert f"review-monitor digest --scope acme-weekly --week {WEEK} --send" in alert.body
+    assert "retried automatically at 2026-11-" in alert.body
+
+
 def test_missed_run_is_sent_when_the_daemon_comes_back(store_url: str, smtp: SmtpSink) -> None:
     from monitor.app import make_app
     from monitor.daemon import Daemon, run_in_reactor

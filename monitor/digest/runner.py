@@ -42,8 +42,9 @@ from monitor.digest.build import build_digest
 from monitor.digest.render import Rendered, render
 from monitor.digest.send import SmtpTarget, build_message, message_id, send_message, smtp_targets
 from monitor.errors import ConfigError, MonitorError, NotifyError
+from monitor.sla import Destination
 from monitor.store import Mention, Store
-from monitor.store.models import DigestRun, SourceEvent
+from monitor.store.models import Alert, DigestRun, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class DigestRunner:
         # The SMTP call, replaceable so a test can make a server "crash" mid-send.
         self.send = send
         self._unwatched_logged: set[tuple[str, str]] = set()
+        # A digest that could not be sent is told where source health problems go.
+        self.ops = Destination(config, config.health.ops_channel)
 
     # -- the daemon's side -------------------------------------------------------------
 
@@ -205,7 +208,32 @@ class DigestRunner:
         self._update(run_id, status="failed", error=error[:1000], next_attempt_at=retry_at)
         log.error("digest_failed digest=%s week=%s retry_at=%s error=%s", digest.name, week,
                   retry_at.isoformat(timespec="minutes"), error)
+        self._tell_ops(digest, week, error, retry_at)
         return RunResult(digest.name, week, "failed", error=error)
+
+    def _tell_ops(self, digest: DigestConfig, week: str, error: str,
+                  retry_at: datetime) -> None:
+        """One alert per digest and week to ``[health] ops_channel`` (the first failure;
+        the retries are in the log and in ``review-monitor digest``)."""
+        now = self.clock()
+        destination = self.ops.resolve(now)
+        if destination is None:
+            return
+        channel, recipient = destination
+        key = f"rm-digest-{digest.name}-{week}-failed-{channel}"[:200]
+        reason = error.splitlines()[0][:300] if error else "no error recorded"
+        body = (f"The weekly digest {digest.name} for {week} was not sent: {reason}.\n"
+                f"It is retried automatically at {retry_at:%Y-%m-%d %H:%M} UTC; "
+                f"`review-monitor digest --scope {digest.name} --week {week} --send` "
+                "sends it now.\n"
+                f"ref: {key}")
+        row = {"mention_id": None, "channel": channel, "idempotency_key": key,
+               "status": "pending", "purpose": "digest_failed",
+               "title": f"[digest failed] {digest.name} {week}: {reason}"[:300],
+               "body": body, "attempts": 0, "next_attempt_at": now, "created_at": now,
+               "recipient": recipient}
+        with self.store.session() as session:
+            session.execute(self.store.insert_ignore(Alert).values(**row))
 
     # -- the digest_run row ------------------------------------------------------------------
 
