@@ -310,7 +310,7 @@ STEPS = {
     "ingestor:_known": "known (lookup by dedupe_key)",
     "ingestor:_same_post_elsewhere": "same post elsewhere (lookup by canonical_url)",
     "ingestor:_seen_again": "seen again (sightings, edits, removals)",
-    "ingestor:_decide": "classify (brand, classifier; also inside edits)",
+    "ingestor:_decide_many": "classify (brand, classifier; also inside edits)",
     "ingestor:_thread": "threads (lookup, create, follow-ups)",
     "ingestor:_alert_rows": "alert rows (routing, rendering)",
     "incidents:assign": "incidents (all of it)",
@@ -722,7 +722,8 @@ def _indexed(dialect: str, lines: list[str]) -> bool:
 # -- one store ---------------------------------------------------------------------------
 
 def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
-          profile_path: str | None, checkpointer: bool = True) -> dict[str, Any]:
+          profile_path: str | None, checkpointer: bool = True,
+          classifier_workers: int = 0) -> dict[str, Any]:
     from sqlalchemy import text
 
     from monitor.app import make_app
@@ -737,11 +738,15 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
 
     gen = Generator(seed, 0, page_share)
     config = gen.sources.config(store_url)
+    config.classifier.workers = classifier_workers
     started = time.perf_counter()
     app = make_app(config, clock=lambda: NOW)
+    if app.ingestor.pool is not None:
+        app.ingestor.pool.wait_ready()
     if checkpointer:
         app.store.start_checkpointer()  # as review-monitor run does
     out: dict[str, Any] = {"store": app.store.dialect, "checkpoint_thread": checkpointer,
+                           "classifier_workers": classifier_workers,
                            "migrate_s": round(time.perf_counter() - started, 2)}
     # The language model loads on first use: load it before anything is timed.
     for classifier in app.classifiers.values():
@@ -833,6 +838,7 @@ def run_phase(args: argparse.Namespace, store_url: str) -> dict[str, Any]:
         command += ["--profile", args.profile]
     if args.writer_checkpoints:
         command += ["--writer-checkpoints"]
+    command += ["--classifier-workers", str(args.classifier_workers)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -861,13 +867,16 @@ def main() -> None:
     parser.add_argument("--writer-checkpoints", action="store_true",
                         help="SQLite: leave WAL checkpoints to the committing connection "
                              "(no checkpoint thread), to compare")
+    parser.add_argument("--classifier-workers", type=int, default=0,
+                        help="[classifier] workers (0: the default, the ingest thread only)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:
         print(json.dumps(phase(args.phase, args.stored, args.items, args.seed,
                                args.page_url_share, args.profile,
-                               not args.writer_checkpoints), default=str))
+                               not args.writer_checkpoints, args.classifier_workers),
+                         default=str))
         return
 
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
