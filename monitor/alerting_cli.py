@@ -35,7 +35,8 @@ def add_parser(sub: Any) -> None:
     oncall.add_argument("--at", default=None, help="when (ISO 8601; default now)")
 
     ack = sub.add_parser("ack", help="acknowledge an alert (stops its escalation)")
-    ack.add_argument("alert_id", type=int)
+    ack.add_argument("alert_id", type=int,
+                     help="the alert id (the number after /ack/ in its link)")
     ack.add_argument("--config", "-c", type=Path, required=True)
     ack.add_argument("--by", default=None, help="who acknowledges (default: $USER)")
 

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --once: run every enabled source, due or not")
 
     check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the config file (TOML)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -44,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--config", "-c", required=True, type=Path)
 
     extract = sub.add_parser("extract", help="run one spider's parsing on a saved response")
-    extract.add_argument("spider")
-    extract.add_argument("file", type=Path)
+    extract.add_argument("spider", help="the spider name, e.g. feed or trustpilot")
+    extract.add_argument("file", type=Path, help="the saved response body")
     extract.add_argument("--url", required=True, help="the URL the response came from")
     extract.add_argument("--header", action="append", default=[], metavar="'Name: value'",
                          help="an HTTP response header (repeatable)")
-    extract.add_argument("--source-id", default="extract")
+    extract.add_argument("--source-id", default="extract",
+                         help="the source_id printed in each mention (default: extract)")
 
     backfill = sub.add_parser("backfill", help="fetch a source's history on purpose")
     backfill.add_argument("source", help="the source id")

@@ -1,7 +1,7 @@
 """``review-monitor health`` and ``review-monitor sla``: the reply side at a glance.
 
     review-monitor health --config F      every source's health status and since when
-    review-monitor sla --config F [--all] open complaints' reply clocks, soonest due first
+    review-monitor sla --config F [--limit N]  open complaints' reply clocks, soonest due first
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlmodel import col
 def add_parser(subparsers: Any) -> None:
     health = subparsers.add_parser(
         "health", help="show every source's health (ok, failing, blocked, silent)",
-        description="Each source's last recorded health status (see docs/response.md) and "
-                    "its last crawl.")
+        description="Each source's last recorded health status (see docs/response.md), "
+                    "since when, its last crawl and why; exit 1 when one is not ok.")
     health.add_argument("--config", "-c", required=True, type=Path)
     sla = subparsers.add_parser(
         "sla", help="show the reply clocks of unanswered complaints",
