@@ -809,3 +809,163 @@ def test_title_is_one_line_whatever_the_author_holds() -> None:
     title = render_view(view).title
     assert "\n" not in title and "\r" not in title
     assert title.replace("\u200b", "") == "[reply due] 50%: Acme on tp by Eve Bcc: x@evil.example"
+
+
+# -- held alerts of mentions handled while they waited -------------------------------------
+
+
+def _mid(app: App, n: int) -> int:
+    """The stored id of ``question(n)`` (PostgreSQL's ids do not restart at 1)."""
+    with app.store.session() as session:
+        return int(session.scalars(select(Mention.id).where(
+            Mention.external_id == f"q{n}")).one())
+
+
+def _handle(app: App, how: str, n: int, at: datetime, tmp_path: Path) -> str:
+    """Handle ``question(n)`` one way; returns what its outbox row's reason says."""
+    from monitor import triage
+    from monitor.cli import main
+    from monitor.notify.escalation import acknowledge_alert
+    from spiders.items import CompanyReply
+
+    if how == "public reply":
+        # The site now shows the company's answer under the review: reply detection.
+        app.ingestor.ingest([question(n, company_replies=[
+            CompanyReply("Yes, we deliver there: next day.", "Acme", at)])], at)
+        return "mention replied"
+    mention_id = _mid(app, n)
+    with app.store.session() as session:
+        alert_id = session.scalars(select(Alert.id).where(Alert.mention_id == mention_id)).one()
+    if how == "ack link":
+        acknowledge_alert(app.store, alert_id, "ada", at)
+        return "acknowledged by ada"
+    if how == "ack command":
+        path = tmp_path / "m.toml"
+        path.write_text(f'[store]\nurl = "{app.store.url}"\n', encoding="utf-8")
+        assert main(["ack", str(alert_id), "-c", str(path), "--by", "bo"]) == 0
+        return "acknowledged by bo"
+    if how == "resolved":
+        assert triage.resolve(app.store, [mention_id], "cy", at) == 1
+        return "mention resolved"
+    assert how == "not a complaint"
+    assert triage.not_complaint(app.store, [mention_id], "cy", at) == 1
+    return "mention not complaint"
+
+
+@pytest.mark.parametrize("how", ["public reply", "ack link", "ack command", "resolved",
+                                 "not a complaint"])
+def test_held_alert_of_a_mention_handled_before_opening_is_not_sent(
+        store_url: str, receivers: dict[str, Receiver], tmp_path: Path, how: str) -> None:
+    """Held for business hours, then handled before the opening (a public reply detected,
+    acknowledged by link or command, resolved or not a complaint in the inbox): not sent
+    at the opening, marked cancelled with the reason; the still-open ones of the same
+    batch go out once, in a message that counts only them, and only they escalate."""
+    clock = [NIGHT]
+    app = make_app(config_for(store_url, receivers), clock=lambda: clock[0])
+    app.ingestor.ingest([question(n) for n in (1, 2, 3)], NIGHT)
+    assert dispatch(app).sent == 0
+    clock[0] = NIGHT + timedelta(hours=2)
+    reason = _handle(app, how, 2, clock[0], tmp_path)
+    assert dispatch(app).sent == 0  # still night
+    clock[0] = MORNING
+    result = dispatch(app)
+    assert (result.sent, result.cancelled) == (2, 0 if how.startswith("ack") else 1)
+    assert len(receivers["team"].messages) == 1
+    message = receivers["team"].messages[0]
+    assert message["title"].startswith("2 alerts held for business hours (2 normal)")
+    one, two, three = (_mid(app, n) for n in (1, 2, 3))
+    assert refs(receivers["team"]) == [f"rm-m{one}-team", f"rm-m{three}-team"]
+    assert "postcode 2?" not in message["message"]
+    with app.store.session() as session:
+        rows = {a.mention_id: a for a in session.scalars(select(Alert))}
+        deliveries = session.scalars(select(Delivery.alert_id)).all()
+    assert rows[two].status == "cancelled" and rows[two].sent_at is None
+    assert reason in (rows[two].last_error or "")
+    assert rows[two].escalate_at is None and rows[two].id not in deliveries
+    assert (rows[one].status, rows[three].status) == ("sent", "sent")
+    # Nothing more goes out later, and only the open ones escalate.
+    clock[0] = MORNING + timedelta(minutes=15)
+    assert dispatch(app).sent == 0
+    assert app.ingestor.planner is not None
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 2
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{one}-t1-member:bo", f"rm-m{three}-t1-member:bo"]
+    assert len(receivers["team"].messages) == 1
+    app.store.close()
+
+
+def test_held_alert_goes_out_alone_when_the_rest_of_its_batch_was_handled(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """Two held, one replied before the opening: the other is sent once, as itself (not
+    as "1 alerts held ..."); a mention reopened before the opening is sent too."""
+    from monitor import triage
+
+    clock = [NIGHT]
+    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
+                   clock=lambda: clock[0])
+    app.ingestor.ingest([question(n) for n in (1, 2, 3)], NIGHT)
+    _handle(app, "public reply", 1, NIGHT + timedelta(hours=1), tmp_path)
+    assert triage.resolve(app.store, [_mid(app, 3)], "cy", NIGHT + timedelta(hours=1)) == 1
+    assert triage.reopen(app.store, [_mid(app, 3)], "cy", NIGHT + timedelta(hours=2)) == 1
+    clock[0] = MORNING
+    result = dispatch(app)
+    assert (result.sent, result.cancelled) == (2, 1)
+    assert refs(receivers["team"]) == ["rm-m2-team", "rm-m3-team"]
+    clock[0] = MORNING + timedelta(hours=1)
+    assert dispatch(app).sent == 0
+    _handle(app, "public reply", 2, clock[0], tmp_path)
+    app.ingestor.ingest([question(4)], NIGHT + timedelta(days=1))
+    app.ingestor.ingest([question(5)], NIGHT + timedelta(days=1))
+    _handle(app, "public reply", 4, NIGHT + timedelta(days=1, hours=1), tmp_path)
+    clock[0] = MORNING + timedelta(days=1)
+    assert dispatch(app).sent == 1
+    last = receivers["team"].messages[-1]
+    assert "held for business hours" not in last["title"]
+    assert "postcode 5?" in last["message"] and "postcode 4?" not in last["message"]
+    app.store.close()
+
+
+def test_rate_limited_alerts_of_replied_mentions_are_left_out_of_the_summary(
+        store_url: str, receivers: dict[str, Receiver]) -> None:
+    clock = [DAY]
+    config = config_for(store_url, receivers,
+                        notify={"rate_limit": 2, "rate_window": "10m", "after_hours": "batch",
+                                "page_oncall": "rota"})
+    app = make_app(config, clock=lambda: clock[0])
+    app.ingestor.ingest([question(n, published=DAY) for n in range(1, 7)], DAY)
+    assert dispatch(app).sent == 2  # 1 and 2; 3-6 held for the window
+    clock[0] = DAY + timedelta(minutes=5)
+    for n in (3, 5):
+        _handle(app, "public reply", n, clock[0], Path("/nonexistent"))
+    clock[0] = DAY + timedelta(minutes=10)
+    result = dispatch(app)
+    assert (result.sent, result.cancelled) == (2, 2)
+    assert len(receivers["team"].messages) == 3
+    summary = receivers["team"].messages[2]
+    assert summary["title"].startswith("2 alerts in a burst (rate limit) (2 normal)")
+    assert refs(receivers["team"]) == sorted(f"rm-m{_mid(app, n)}-team" for n in (1, 2, 4, 6))
+    with app.store.session() as session:
+        cancelled = {a.mention_id: a.last_error for a in session.scalars(
+            select(Alert).where(Alert.status == "cancelled"))}
+    assert sorted(cancelled) == [_mid(app, 3), _mid(app, 5)]
+    assert all("mention replied" in (error or "") for error in cancelled.values())
+    app.store.close()
+
+
+def test_held_alert_acknowledged_after_the_dispatcher_claimed_it_is_not_sent(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """The click lands between the claim and the send: the row is cancelled by then."""
+    from monitor.notify.escalation import acknowledge_alert
+    from monitor.notify.storm import drop_handled
+
+    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
+                   clock=lambda: MORNING)
+    app.ingestor.ingest([question(1), question(2)], NIGHT)
+    claimed = app.store.due_alerts(MORNING)
+    assert [a.held for a in claimed] == ["after_hours", "after_hours"]
+    acknowledge_alert(app.store, claimed[0].id, "ada", MORNING)
+    assert [a.id for a in drop_handled(app.store, claimed)] == [claimed[1].id]
+    with app.store.session() as session:
+        first = session.get(Alert, claimed[0].id)
+        assert first is not None and first.status == "cancelled"
+    app.store.close()

@@ -12,7 +12,7 @@ import pytest
 from monitor.config import WebConfig
 from monitor.core import ignore
 from monitor.core.classify import Kind, Severity, Verdict
-from monitor.core.triage import countdown, is_waiting, next_status
+from monitor.core.triage import countdown, handled, is_waiting, next_status
 from monitor.web.security import (
     LoginLimiter,
     Principal,
@@ -301,3 +301,22 @@ def test_a_user_without_a_password_cannot_log_in_and_costs_a_hash(
     assert security.authenticate(config, "proxyonly", "") is None
     assert security.authenticate(config, "nobody", "x") is None
     assert calls == [security._DUMMY_HASH, security._DUMMY_HASH]
+
+
+@pytest.mark.parametrize(("mention", "incident", "acked_by", "acked", "expected"), [
+    ("open", None, None, False, None),
+    (None, "open", None, False, None),
+    (None, None, None, False, None),  # about neither (source health ...)
+    ("acknowledged", None, None, False, "mention acknowledged"),
+    ("snoozed", None, None, False, "mention snoozed"),
+    ("replied", None, None, False, "mention replied"),
+    ("resolved", None, None, False, "mention resolved"),
+    ("not_complaint", None, None, False, "mention not complaint"),
+    (None, "closed", None, False, "incident closed"),
+    ("open", None, "ada", True, "acknowledged by ada"),
+    (None, "open", None, True, "acknowledged by someone"),
+])
+def test_handled_is_what_stops_escalation_and_held_alerts(
+        mention: str | None, incident: str | None, acked_by: str | None, acked: bool,
+        expected: str | None) -> None:
+    assert handled(mention, incident, acked_by, acked) == expected

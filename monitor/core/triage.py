@@ -18,6 +18,8 @@ NOT_COMPLAINT = "not_complaint"
 STATUSES = (OPEN, ACKNOWLEDGED, SNOOZED, REPLIED, RESOLVED, NOT_COMPLAINT)
 # Waiting for the team: what the inbox shows by default.
 ACTIVE = (OPEN, ACKNOWLEDGED, SNOOZED)
+# An incident's status while it is going on (then "closed").
+INCIDENT_OPEN = "open"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,27 @@ def is_waiting(status: str, snoozed_until: datetime | None, now: datetime) -> bo
     if status == SNOOZED:
         return snoozed_until is None or snoozed_until <= now
     return status in (OPEN, ACKNOWLEDGED)
+
+
+def handled(mention_status: str | None, incident_status: str | None = None,
+            acked_by: str | None = None, acked: bool = False) -> str | None:
+    """Why an alert about this mention or incident need not wake anybody now, or None
+    while nobody has dealt with it.
+
+    The one notion of "handled" of the alert path: escalation stops on it
+    (notify/escalation.py), and alerts held for business hours or a rate limit are not
+    sent on it (notify/storm.py). Handled: the alert was acknowledged, the mention left
+    "open" (acknowledged, snoozed, a public reply detected or marked, resolved, not a
+    complaint: someone has seen it), or the incident is no longer open. A mention
+    reopened in the inbox is open again, so its alerts go out. ``None`` for a status:
+    the alert is not about a mention (or an incident)."""
+    if acked:
+        return f"acknowledged by {acked_by or 'someone'}"
+    if mention_status is not None and mention_status != OPEN:
+        return f"mention {mention_status.replace('_', ' ')}"
+    if incident_status is not None and incident_status != INCIDENT_OPEN:
+        return f"incident {incident_status}"
+    return None
 
 
 def countdown(due: datetime | None, now: datetime) -> str:

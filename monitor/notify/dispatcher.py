@@ -22,7 +22,7 @@ from monitor.core.schedule import alert_retry_delay
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.channels import Channels, Target
 from monitor.notify.render import AlertView, Rendered, dead_letter_body, render_batch, render_view
-from monitor.notify.storm import apply_rate_limit, split_batches
+from monitor.notify.storm import apply_rate_limit, drop_handled, split_batches
 from monitor.notify.targets import HELD_AFTER_HOURS
 from monitor.notify.views import load_views
 from monitor.store import Alert, PendingAlert, Store
@@ -35,11 +35,14 @@ class DispatchResult:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    # Held alerts not sent because their mention was handled while they waited.
+    cancelled: int = 0
 
     def __iadd__(self, other: DispatchResult) -> DispatchResult:
         self.sent += other.sent
         self.retrying += other.retrying
         self.dead += other.dead
+        self.cancelled += other.cancelled
         return self
 
 
@@ -59,6 +62,12 @@ class Dispatcher:
         now = self.clock()
         due = await asyncio.to_thread(self.store.due_alerts, now, limit)
         total = DispatchResult()
+        if due:
+            # Held alerts (business hours, rate limit) whose mention was handled while
+            # they waited are not sent: nobody is woken for something already done.
+            kept = await asyncio.to_thread(drop_handled, self.store, due)
+            total.cancelled = len(due) - len(kept)
+            due = kept
         if not due:
             self.last_dispatch_at = now
             return total
@@ -84,7 +93,7 @@ class Dispatcher:
         for _ in range(max_rounds):
             result = await self.dispatch_due()
             total += result
-            if result.sent + result.dead == 0:
+            if result.sent + result.dead + result.cancelled == 0:
                 break
         return total
 

@@ -30,6 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from monitor.core.triage import handled
 from monitor.errors import MonitorError
 from monitor.notify.targets import AlertPlanner, Planned, planned_rows
 from monitor.store import Store
@@ -224,14 +225,17 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
 
 
 def _handled(session: Session, kind: str, subject_id: int | None) -> str | None:
-    """Why escalating this mention or incident is moot, or None while nobody handled it."""
+    """Why escalating this mention or incident is moot, or None while nobody handled it
+    (``core.triage.handled``: the same notion that keeps held alerts from being sent)."""
     if kind == "m" and subject_id is not None:
         status = session.scalar(select(col(Mention.status)).where(col(Mention.id) == subject_id))
-        return None if status in (None, "open") else f"mention={subject_id} status={status}"
+        reason = handled(status)
+        return None if reason is None else f"mention={subject_id} {reason}"
     if kind == "i" and subject_id is not None:
         status = session.scalar(select(col(Incident.status))
                                 .where(col(Incident.id) == subject_id))
-        return None if status in (None, "open") else f"incident={subject_id} status={status}"
+        reason = handled(None, status)
+        return None if reason is None else f"incident={subject_id} {reason}"
     return None
 
 

@@ -6,6 +6,11 @@
   ``notify.rate_window`` gets no more single messages; further alerts are held for one
   window and then arrive as one summary (counts, links, ack links). Escalations (tier > 0)
   and dead-letter notices are never held: they are the messages that must get through.
+- A held alert whose mention (or incident) was handled while it waited (a public reply
+  detected, acknowledged, resolved, snoozed or not a complaint in the inbox, the incident
+  closed: ``core.triage.handled``, the notion escalation stops on) is not sent when it
+  comes due: ``drop_handled`` marks it ``cancelled`` with the reason, and the batch or
+  summary carries only the others.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from monitor.config import NotifyConfig
+from monitor.core.triage import INCIDENT_OPEN, OPEN, handled
+from monitor.notify.escalation import CANCELLED
 from monitor.notify.targets import HELD_RATE_LIMIT
 from monitor.store import Alert, PendingAlert, Store
+from monitor.store.models import Incident, Mention
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,61 @@ def split_batches(due: Sequence[PendingAlert]
         else:
             batches[channel] = alerts
     return singles, batches
+
+
+# Alerts that announce a mention or an incident: moot once it is handled. Held SLA
+# reminders, delay notices ("tell the customer", due replied or not), template and
+# source-health messages are about something else and still go out.
+MOOT_PURPOSES = ("mention", "incident")
+
+
+def drop_handled(store: Store, alerts: Sequence[PendingAlert]) -> list[PendingAlert]:
+    """The alerts to send: held ones whose mention or incident was handled meanwhile
+    are marked ``cancelled`` (``last_error`` says why) instead. Alerts sent at once,
+    escalations and dead-letter notices are never held, so never dropped here.
+
+    Each cancel is conditional on the outbox row still pending and the mention (or
+    incident) still handled: one reopened in the very moment still gets its alert."""
+    held = [a for a in alerts if a.held is not None and a.purpose in MOOT_PURPOSES]
+    if not held:
+        return list(alerts)
+    dropped: set[int] = set()
+    with store.session() as session:
+        rows = session.execute(
+            select(col(Alert.id), col(Alert.status), col(Alert.acked_at),
+                   col(Alert.acked_by), col(Mention.status), col(Incident.status))
+            .outerjoin(Mention, col(Mention.id) == col(Alert.mention_id))
+            .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
+            .where(col(Alert.id).in_([a.id for a in held]))).all()
+        for alert_id, status, acked_at, acked_by, mention_status, incident_status in rows:
+            if alert_id is None:
+                continue
+            if status != "pending":
+                # Cancelled by an acknowledgement after this process claimed it.
+                dropped.add(alert_id)
+                continue
+            reason = handled(mention_status, incident_status, acked_by, acked_at is not None)
+            if reason is None:
+                continue
+            # Still handled when the row is written (not reopened meanwhile).
+            still = [col(Alert.id) == alert_id, col(Alert.status) == "pending"]
+            if acked_at is None and handled(mention_status) is not None:
+                still.append(select(col(Mention.status))
+                             .where(col(Mention.id) == col(Alert.mention_id))
+                             .scalar_subquery() != OPEN)
+            elif acked_at is None:
+                still.append(select(col(Incident.status))
+                             .where(col(Incident.id) == col(Alert.incident_id))
+                             .scalar_subquery() != INCIDENT_OPEN)
+            result = session.execute(
+                update(Alert).where(*still)
+                .values(status=CANCELLED, escalate_at=None,
+                        last_error=f"not sent: {reason} while it was held"))
+            if getattr(result, "rowcount", 0):
+                dropped.add(alert_id)
+    if dropped:
+        log.info("held_alerts_moot cancelled=%s ids=%s", len(dropped), sorted(dropped))
+    return [alert for alert in alerts if alert.id not in dropped]
 
 
 def _exempt(alert: PendingAlert) -> bool:
