@@ -137,13 +137,25 @@ def test_ignore_rules_turn_complaints_into_other(kind: Kind, ignored: bool) -> N
         assert result is verdict
 
 
-def test_ignore_rules_never_silence_a_critical_complaint() -> None:
-    verdict = Verdict(Kind.COMPLAINT, Severity.CRITICAL, ("legal threat: mentions 'lawyer'",),
-                      0.99, "en")
-    result = ignore.apply(RULES, "acme", "reddit:promobot", "t", "my lawyer will call", verdict)
-    assert (result.kind, result.severity) == (Kind.COMPLAINT, Severity.CRITICAL)
-    assert result.reasons[-1] == ("ignore rule #1: author 'reddit:promobot' marked not a "
-                                  "complaint, but critical: still alerts")
+@pytest.mark.parametrize(("reason", "silenced"), [
+    ("legal threat: mentions 'lawyer'", False),
+    ("safety or health risk: mentions 'caught fire'", False),
+    ("data or privacy breach: mentions 'leaked'", False),
+    ("threat of violence: mentions 'burn down'", False),
+    # the staple of spam and rants
+    ("fraud or scam accusation: mentions 'scam'", True),
+    ("press or public audience: mentions 'journalist'", True),
+])
+def test_ignore_rules_never_silence_a_legal_safety_breach_or_violent_threat(
+        reason: str, silenced: bool) -> None:
+    verdict = Verdict(Kind.COMPLAINT, Severity.CRITICAL, (reason,), 0.99, "en")
+    result = ignore.apply(RULES, "acme", "reddit:promobot", "t", "b", verdict)
+    if silenced:
+        assert (result.kind, result.severity) == (Kind.OTHER, Severity.LOW)
+    else:
+        assert (result.kind, result.severity) == (Kind.COMPLAINT, Severity.CRITICAL)
+        assert result.reasons[-1] == ("ignore rule #1: author 'reddit:promobot' marked not "
+                                      "a complaint, but critical: still alerts")
 
 
 @pytest.mark.parametrize(("phrase", "text", "found"), [

@@ -11,12 +11,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.core.classify import Kind, Severity, Verdict
+from monitor.core.lexicon import CRITICAL_LABELS
 
 AUTHOR = "author"
 PHRASE = "phrase"
 FIELDS = (AUTHOR, PHRASE)
 
 _SPACE = re.compile(r"\s+")
+# Reasons (monitor.core.classify) of critical complaints that an ignore rule never hides.
+_NEVER_SILENCED = tuple(f"{CRITICAL_LABELS[category]}:"
+                        for category in ("legal", "safety", "privacy", "threat"))
 
 
 def normalise_phrase(text: str) -> str:
@@ -80,16 +84,19 @@ def apply(rules: Sequence[IgnoreRule], brand: str | None, author_key: str | None
     """The verdict ingest stores: "other" (alerts nobody) when an ignore rule of the brand
     matches a complaint or question, the classifier's verdict otherwise.
 
-    A critical complaint (a legal threat, a safety or data-breach report) is never
-    silenced: a rule taught by a bot's spam or a grumbler's rants must not hide the day
-    the same author threatens to sue. The rule is named in its reasons instead.
+    A critical complaint for a legal threat, a safety or health risk, a data breach or a
+    threat of violence is never silenced: a rule taught by a bot's spam or a grumbler's
+    rants must not hide the day the same author threatens to sue. The rule is named in
+    its reasons instead. "Scam" accusations and a large audience, the staple of spam and
+    rants, stay silenced.
     """
     if not rules or verdict.kind not in (Kind.COMPLAINT, Kind.QUESTION):
         return verdict
     rule = matching_rule(rules, brand, author_key, f"{title or ''}\n{body}")
     if rule is None:
         return verdict
-    if verdict.severity is Severity.CRITICAL:
+    if verdict.severity is Severity.CRITICAL and any(
+            reason.startswith(_NEVER_SILENCED) for reason in verdict.reasons):
         return replace(verdict, reasons=(*verdict.reasons,
                                          f"{rule.describe()}, but critical: still alerts"))
     return replace(verdict, kind=Kind.OTHER, severity=Severity.LOW,
