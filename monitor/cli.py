@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "answered in time.",
     )
     parser.add_argument("--version", action="version", version=f"review-monitor {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=_LOG_LEVELS,
+                        help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the daemon")
@@ -84,7 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor import alerting_cli
 
     alerting_cli.add_parser(sub)
+    _log_level_everywhere(sub)
     return parser
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level_everywhere(sub: Any) -> None:
+    """``--log-level`` after the command too (``review-monitor run --log-level DEBUG``):
+    where it is given last wins."""
+    for command in sub.choices.values():
+        if not any("--log-level" in action.option_strings for action in command._actions):
+            command.add_argument("--log-level", default=argparse.SUPPRESS, type=str.upper,
+                                 choices=_LOG_LEVELS, help="DEBUG, INFO, WARNING or ERROR")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _log_level_everywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,10 +205,22 @@ def _run(path: Path, once: bool, force: bool) -> int:
                 return await daemon.run_once(force=force)
             return await daemon.run_forever()
 
-        return run_in_reactor(main)
+        code = run_in_reactor(main)
     finally:
         stop_reactor()
         app.store.close()
+    if daemon.cut_off:
+        # Shutdown gave up on a hung channel or crawl at the grace period; everything
+        # is committed, and the worker thread still blocked in it would hold the exit
+        # (the interpreter joins it) for as long as the channel keeps it waiting.
+        import logging
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _backfill(path: Path, source_id: str, pages: int) -> int:

@@ -162,3 +162,23 @@ def test_after_hours_batching_follows_stated_support_hours(tmp_path: Path, text:
     path = tmp_path / "c.toml"
     path.write_text(text, encoding="utf-8")
     assert load_config(path).notify.after_hours == expected
+
+
+@pytest.mark.parametrize(("argv", "level"), [
+    (["run", "-c", "x.toml"], "INFO"),
+    (["--log-level", "debug", "run", "-c", "x.toml"], "DEBUG"),
+    (["run", "-c", "x.toml", "--log-level", "warning"], "WARNING"),
+    (["--log-level", "debug", "digest", "-c", "x.toml", "--log-level", "error"], "ERROR"),
+    (["db", "upgrade", "-c", "x.toml", "--log-level", "DEBUG"], "DEBUG"),
+])
+def test_log_level_goes_before_or_after_the_command(argv: list[str], level: str) -> None:
+    from monitor.cli import build_parser
+
+    assert build_parser().parse_args(argv).log_level == level
+
+
+def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["check-config", "x.toml", "--log-level", "loud"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'LOUD'" in capsys.readouterr().err
