@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from monitor.config import Config, SourceConfig
 from monitor.core.removals import Listing, listing_span
-from monitor.errors import BlockedError, FetchError, ParseError, SourceError
+from monitor.errors import BlockedError, FetchError, IngestError, ParseError, SourceError
 from monitor.ingest import Ingestor, IngestResult
 from monitor.store import SourceState, Store
 from spiders import items as spider_items
@@ -46,7 +46,7 @@ class SourceRun:
     """What one run of one source did."""
 
     source_id: str
-    status: str = "ok"  # ok | not_modified | fetch | blocked | parse
+    status: str = "ok"  # ok | not_modified | fetch | blocked | parse | ingest
     error: SourceError | None = None
     items: int = 0
     pages: int = 0
@@ -296,14 +296,46 @@ class CrawlAdapter:
             batch, listings = collector.take(_INGEST_BATCH) \
                 if not collector.crawl_done.is_set() else collector.take(None)
             while batch:
-                result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock(),
-                                                 listings)
-                for source_id, share in result.by_source.items():
-                    if source_id in collector.runs:
-                        collector.runs[source_id].ingest.add(share)
+                await self._ingest_batch(collector, batch, listings)
                 batch, listings = collector.take(_INGEST_BATCH)
             if collector.crawl_done.is_set() and not collector.pending:
                 return
+
+    async def _ingest_batch(self, collector: _RunCollector,
+                            batch: list[spider_items.MentionItem],
+                            listings: list[Listing]) -> None:
+        """Store one batch. A batch that cannot be stored is tried again source by source,
+        so it fails only the sources whose mentions cannot be stored: they are marked
+        failed (their ETag is not kept, so the next run fetches those mentions again),
+        and the rest of the crawl and the other sources go on."""
+        try:
+            result = await asyncio.to_thread(self.ingestor.ingest, batch, self.clock(),
+                                             listings)
+        except Exception as error:
+            by_source: dict[str, list[spider_items.MentionItem]] = {}
+            for item in batch:
+                by_source.setdefault(item.source_id, []).append(item)
+            if len(by_source) == 1:
+                self._ingest_failed(collector, next(iter(by_source)), len(batch), error)
+                return
+            for source_id, items in by_source.items():
+                await self._ingest_batch(collector, items, [
+                    listing for listing in listings if listing.source_id == source_id])
+            return
+        for source_id, share in result.by_source.items():
+            if source_id in collector.runs:
+                collector.runs[source_id].ingest.add(share)
+
+    @staticmethod
+    def _ingest_failed(collector: _RunCollector, source_id: str, count: int,
+                       error: Exception) -> None:
+        text = str(error).strip()
+        reason = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+        log.error("ingest_failed source=%s mentions=%s error=%s", source_id, count, reason)
+        run = collector.runs.get(source_id)
+        if run is not None and run.error is None:
+            run.error = IngestError(source_id, f"could not store {count} mentions: {reason}"[:500])
+            run.status = "ingest"
 
     def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
         return {
@@ -328,6 +360,14 @@ class CrawlAdapter:
 
     async def stop(self) -> None:
         await self.runner.stop()
+
+    async def flush(self) -> None:
+        """Store the mentions the running crawls have fetched so far (on shutdown, when
+        they are cut off: their tasks may never get to it)."""
+        for collector in list(self._collectors):
+            batch, listings = collector.take(None)
+            if batch:
+                await self._ingest_batch(collector, batch, listings)
 
 
 class BackfillAdapter(CrawlAdapter):

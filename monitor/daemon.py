@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from monitor.app import App
 from monitor.config import SourceConfig
-from monitor.core.schedule import backoff_delay, next_run_after_success
+from monitor.core.schedule import backoff_delay, is_due, next_run_after_success
 from monitor.crawl import ASYNCIO_REACTOR, CrawlAdapter, SourceRun
 from monitor.health import SourceHealth
 from monitor.store import SourceState
@@ -45,6 +45,9 @@ class Daemon:
         # source id -> the crawl batch it is part of
         self.running: dict[str, asyncio.Task[list[SourceRun]]] = {}
         self.failed_sources: set[str] = set()
+        # Set when shutdown cut work off at the grace period (a hung channel, a crawl
+        # that ran on): the threads still blocked in it must not hold the process.
+        self.cut_off = False
         self.last_crawl_at: datetime | None = None
         # The weekly digest e-mails (docs/digest.md): due runs, and runs missed while down.
         from monitor.digest.runner import DigestRunner
@@ -67,21 +70,32 @@ class Daemon:
         runs = await self.crawl_due(force)
         if os.environ.get(_CRASH_AFTER_INGEST):
             os._exit(17)
-        await asyncio.to_thread(self.app.ingestor.sweep_incidents)
-        await asyncio.to_thread(self.sweep_escalations)
-        await asyncio.to_thread(self.sla.sweep, self.app.clock())
-        await asyncio.to_thread(self.digests.run_due)
+        # A broken sweep is reported and makes the exit non-zero, but never keeps the
+        # alerts already in the outbox from being sent.
+        sweeps_failed = 0
+        sweeps: list[tuple[str, Callable[[], object]]] = [
+            ("incidents", self.app.ingestor.sweep_incidents),
+            ("escalations", self.sweep_escalations),
+            ("sla", lambda: self.sla.sweep(self.app.clock())),
+            ("digests", self.digests.run_due),
+        ]
+        for name, sweep in sweeps:
+            try:
+                await asyncio.to_thread(sweep)
+            except Exception as error:
+                sweeps_failed += 1
+                log.error("sweep_failed sweep=%s error=%s", name, _one_line(error))
         await self.app.dispatcher.drain()
         failed = [run for run in runs if run.failed]
         log.info("once_done sources=%s failed=%s", len(runs), len(failed))
-        return 1 if failed else 0
+        return 1 if failed or sweeps_failed else 0
 
     async def crawl_due(self, force: bool = False) -> list[SourceRun]:
         """Crawl every due (or every enabled) source once; alerts are queued, not sent."""
         states = await asyncio.to_thread(self.app.store.source_states)
         now = self.app.clock()
         due = [(source, states.get(source.id)) for source in self.config.sources
-               if source.enabled and (force or _is_due(states.get(source.id), now))]
+               if source.enabled and (force or self._is_due(source, states.get(source.id), now))]
         runs: list[SourceRun] = []
         size = self.config.daemon.max_sources_per_crawl
         for start in range(0, len(due), size):
@@ -100,7 +114,10 @@ class Daemon:
         digests = asyncio.create_task(self.digests.run_forever(self.stopping))
         try:
             while not self.stopping.is_set():
-                await self._start_due_sources()
+                try:
+                    await self._start_due_sources()
+                except Exception as error:  # a store hiccup: try again next tick
+                    log.error("schedule_failed error=%s", _one_line(error))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), self.tick)
         finally:
@@ -122,7 +139,7 @@ class Daemon:
         due = [
             (source, states.get(source.id)) for source in self.config.sources
             if source.enabled and source.id not in self.running
-            and _is_due(states.get(source.id), now)
+            and self._is_due(source, states.get(source.id), now)
         ][: self.config.daemon.max_sources_per_crawl]
         if not due:
             return
@@ -135,6 +152,8 @@ class Daemon:
         for source_id, running in list(self.running.items()):
             if running is task:
                 del self.running[source_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("crawl_batch_failed error=%s", _one_line(task.exception() or Exception()))
 
     async def _dispatch_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,21 +174,39 @@ class Daemon:
                 await asyncio.wait_for(self.stopping.wait(), self.tick)
 
     async def _shutdown(self, dispatcher: asyncio.Task[None]) -> None:
+        """Everything within one grace period: the dispatcher's round in flight and the
+        crawls in flight finish, then the outbox is flushed. A channel that hangs or a
+        crawl that runs on is cut off at the deadline (its alert stays in the outbox)."""
         grace = self.config.daemon.grace_period.total_seconds()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        await dispatcher
-        if self.running:
-            _done, pending = await asyncio.wait(set(self.running.values()), timeout=grace)
-            if pending:
-                log.warning("shutdown_abandoning_crawls count=%s", len(pending))
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.crawl.stop(), 5)
+        in_flight: set[asyncio.Task[Any]] = {dispatcher, *self.running.values()}
+        _done, pending = await asyncio.wait(in_flight, timeout=grace)
+        if dispatcher in pending:
+            log.warning("shutdown_dispatch_cut_off: a channel did not answer in time")
+            self.cut_off = True
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
+        crawls = pending - {dispatcher}
+        if crawls:
+            log.warning("shutdown_abandoning_crawls count=%s", len(crawls))
+            self.cut_off = True
+            # Scrapy's stop waits for the downloads in flight (up to download_timeout):
+            # store what the crawls fetched so far now; their sources are still due, so
+            # the next start crawls them again (stored mentions are known, not repeated).
+            stopper = asyncio.ensure_future(self.crawl.stop())
+            try:
+                await self.crawl.flush()
+            except Exception as error:
+                log.error("shutdown_flush_failed error=%s", _one_line(error))
+            await asyncio.wait({stopper, *crawls}, timeout=2)
         remaining = max(0.5, deadline - loop.time())
         try:
             await asyncio.wait_for(self.app.dispatcher.drain(), remaining)
         except TimeoutError:
             log.warning("shutdown_outbox_not_empty: pending alerts are sent on next start")
+            self.cut_off = True
         log.info("daemon_stopped")
 
     def _install_signal_handlers(self) -> None:
@@ -179,6 +216,13 @@ class Daemon:
                 loop.add_signal_handler(signum, self.stop)
 
     # -- one source -----------------------------------------------------------
+
+    def _is_due(self, source: SourceConfig, state: SourceState | None, now: datetime) -> bool:
+        if state is None:
+            return True
+        daemon = self.config.daemon
+        return is_due(state.next_run_at, state.consecutive_failures, now, source.interval,
+                      daemon.jitter, daemon.backoff_max)
 
     async def _run_batch(
         self, batch: list[tuple[SourceConfig, SourceState | None]]
@@ -225,10 +269,6 @@ class Daemon:
             log.warning("source_failed source=%s reason=%s failures=%s retry_in=%ss: %s",
                         source.id, run.error.reason, state.consecutive_failures,
                         int(delay.total_seconds()), run.error.message)
-
-
-def _is_due(state: SourceState | None, now: Any) -> bool:
-    return state is None or state.next_run_at is None or state.next_run_at <= now
 
 
 def _one_line(error: BaseException) -> str:

@@ -40,6 +40,12 @@ class ParseError(SourceError):
     reason = "parse"
 
 
+class IngestError(SourceError):
+    """A source's mentions were fetched but could not be stored; the next run fetches them."""
+
+    reason = "ingest"
+
+
 class StoreError(MonitorError):
     """The store cannot be reached or refused a write."""
 

@@ -392,7 +392,7 @@ def test_run_once_sweeps_the_clock(store_url: str, receiver: Receiver) -> None:
     clock.now = utc("2026-11-23 10:00")
     # No source is due (they are never fetched: tests stay off the network).
     app.store.save_source_states([SourceState(source_id=source.id,
-                                              next_run_at=clock.now + timedelta(days=1))
+                                              next_run_at=clock.now + timedelta(minutes=10))
                                   for source in app.config.sources])
     assert run_in_reactor(lambda: Daemon(app).run_once()) == 0
     assert [(a.purpose, a.status) for a in alerts(app)] == [
