@@ -5,7 +5,6 @@ grace period."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from feedgen import rss, sample_entries
 from httpserver import FixtureServer, Receiver, Reply, Request
+from test_crawl import trustpilot_page
 
 from monitor.app import make_app
 from monitor.config import parse_config
@@ -280,7 +280,8 @@ def test_sigterm_during_a_slow_crawl_stores_what_it_fetched(
     def pages(request: Request) -> Reply:
         if "page=" in request.path and "page=1" not in request.path:
             time.sleep(60)
-        return trustpilot_page(["r1", "r2", "r3"], pages=5)
+        return Reply(200, trustpilot_page(["r1", "r2", "r3"], pages=5),
+                     {"Content-Type": "text/html"})
 
     server.set("/review/acme.example", pages)
     path = tmp_path / "monitor.toml"
@@ -314,22 +315,3 @@ def test_sigterm_during_a_slow_crawl_stores_what_it_fetched(
     assert store.mention_count() == 3, err
     assert sum(store.outbox_counts().values()) == 3
 
-
-def trustpilot_page(ids: list[str], pages: int) -> Reply:
-    reviews = [{
-        "id": review_id, "title": f"Review {review_id}", "text": "Acme lost my parcel.",
-        "rating": 1, "language": "en",
-        "dates": {"publishedDate": "2026-11-20T10:00:00.000Z", "experiencedDate": None,
-                  "updatedDate": None},
-        "consumer": {"displayName": "Kim", "countryCode": "NO"}, "reply": None, "likes": 0,
-        "labels": {"verification": {"isVerified": False}},
-    } for review_id in ids]
-    data = {"props": {"pageProps": {
-        "businessUnit": {"displayName": "Acme", "identifyingName": "acme.example",
-                         "numberOfReviews": 100},
-        "reviews": reviews,
-        "filters": {"pagination": {"currentPage": 1, "totalPages": pages}},
-    }}}
-    body = (f"<html><body><script id=\"__NEXT_DATA__\" type=\"application/json\">"
-            f"{json.dumps(data)}</script></body></html>").encode()
-    return Reply(200, body, {"Content-Type": "text/html"})
