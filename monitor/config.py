@@ -47,6 +47,18 @@ def _positive(value: timedelta) -> timedelta:
 PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration),
                              AfterValidator(_positive)]
 
+def _time_zone(value: str) -> str:
+    SupportHours.parse(value)
+    return value
+
+
+def _time_zone_or_unset(value: str) -> str:
+    return _time_zone(value) if value else value
+
+
+# An IANA time zone name ("Europe/Oslo"); check-config names the key when it is unknown.
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -439,7 +451,7 @@ class SupportHoursConfig(_Strict):
     """The team's real support hours (monitor.core.hours): nothing pretends to be 24/7."""
 
     # IANA zone name, e.g. "Europe/Oslo".
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     # "mon-fri 09:00-17:00; sat 10:00-14:00" or a table { mon = "09:00-17:00", ... };
     # several ranges a day: "08:00-12:00,13:00-17:00"; "22:00-06:00" runs over midnight.
     weekly: str | list[str] | dict[str, str | list[str]] = "mon-fri 09:00-17:00"
@@ -447,12 +459,6 @@ class SupportHoursConfig(_Strict):
     holidays: list[date] = Field(default_factory=list)
 
     # Field by field first, so check-config names the key ("hours.weekly: ...").
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        SupportHours.parse(value)
-        return value
-
     @field_validator("weekly")
     @classmethod
     def _weekly(cls, value: str | list[str] | dict[str, str | list[str]]
@@ -478,14 +484,7 @@ class MemberConfig(_Strict):
     # apprise URLs (secrets as ${ENV}); mailto:// gets HTML, SMS services short text.
     urls: list[str] = Field(min_length=1)
     # Deadlines in their alerts are shown in this zone (unset: the team's [hours] zone).
-    timezone: str = ""
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        if value:
-            SupportHours.parse(value)
-        return value
+    timezone: Annotated[str, AfterValidator(_time_zone_or_unset)] = ""
 
 
 class OverrideConfig(_Strict):
@@ -498,7 +497,7 @@ class OverrideConfig(_Strict):
 class OnCallConfig(_Strict):
     """One on-call schedule: a rotation among members, overrides, or an .ics calendar."""
 
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     # The hours this schedule covers; unset = around the clock (a real night rota).
     hours: SupportHoursConfig | None = None
     members: list[str] = Field(default_factory=list)
@@ -511,12 +510,6 @@ class OnCallConfig(_Strict):
     overrides: list[OverrideConfig] = Field(default_factory=list)
     # An iCalendar file of shifts: each event's summary names a member.
     calendar: str = ""
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        SupportHours.parse(value)
-        return value
 
     @field_validator("handoff")
     @classmethod

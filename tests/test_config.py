@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.config import load_config
+from monitor.config import load_config, parse_config
 from monitor.errors import ConfigError
 
 GOOD = """
@@ -182,3 +182,26 @@ def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str
         main(["check-config", "x.toml", "--log-level", "loud"])
     assert stop.value.code == 2
     assert "invalid choice: 'LOUD'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    ({"hours": {"timezone": "Mars/Base"}}, "hours.timezone: unknown time zone 'Mars/Base'"),
+    ({"hours": {"timezone": ""}}, "hours.timezone: unknown time zone ''"),
+    ({"members": {"a": {"urls": ["json://x"], "timezone": "Nope/X"}}},
+     "members.a.timezone: unknown time zone 'Nope/X'"),
+    ({"members": {"a": {"urls": ["json://x"], "timezone": ""}}}, None),  # [hours]' zone
+    ({"members": {"a": {"urls": ["json://x"]}},
+      "oncall": {"p": {"members": ["a"], "timezone": "Bad/Z"}}},
+     "oncall.p.timezone: unknown time zone 'Bad/Z'"),
+])
+def test_every_time_zone_key_is_checked_by_name(raw: dict[str, object],
+                                                problem: str | None) -> None:
+    from monitor.errors import ConfigError
+
+    whole = {"store": {"url": "sqlite:///x.db"}, **raw}
+    if problem is None:
+        parse_config(whole, Path("c.toml"))
+        return
+    with pytest.raises(ConfigError) as error:
+        parse_config(whole, Path("c.toml"))
+    assert any(line.startswith(f"c.toml: {problem}") for line in error.value.problems)
