@@ -21,6 +21,8 @@ from monitor.core.classify import (
     human_count,
 )
 from monitor.core.language import LanguageDetector, normalise_code, script_language
+from monitor.core.lexicon import engine
+from monitor.core.lexicon.engine import fold
 from monitor.errors import ConfigError
 
 
@@ -534,3 +536,22 @@ def test_verdicts_do_not_depend_on_the_process_hash_seed() -> None:
     first = run("1")
     assert first.count(b"\n") > 300
     assert run("3") == first
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("nemulțumit", "nemultumit"), ("déçu", "decu"), ("año", "ano"), ("plain ascii", "plain ascii"),
+    ("не рекомендую", "не рекомендую"), ("e\u0301", "e"),  # an accent typed as its own mark
+])
+def test_fold_strips_accents_only(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_verdicts_do_not_depend_on_the_token_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reading loop remembers what it learnt of each token; a memory that starts
+    # afresh every few tokens must give the same verdicts as one that never forgets.
+    texts = ["Not bad at all, the courier was quick.", "nu sunt mulțumit de livrare",
+             "Не рекомендую, поддержка молчит уже неделю!", "How do I change my plan?",
+             "Die App stürzt ständig ab, empfehle es nicht."]
+    expected = [RuleClassifier().classify(Document(text)) for text in texts]
+    monkeypatch.setattr(engine, "_TOKEN_CACHE_SIZE", 3)
+    assert [RuleClassifier().classify(Document(text)) for text in texts] == expected

@@ -139,11 +139,12 @@ def _count_label(n: int, key: str) -> str:
 
 
 def _shouting(text: str) -> bool:
-    letters = [c for c in text if c.isalpha() and c.lower() != c.upper()]
-    if len(letters) < 12:
+    """At least 12 cased letters, 70% of them capitals."""
+    upper = sum(map(str.isupper, text))
+    if upper < 9:  # fewer cannot be 70% of 12 or more
         return False
-    upper = sum(1 for c in letters if c.isupper())
-    return upper / len(letters) >= 0.7
+    letters = upper + sum(map(str.islower, text))
+    return letters >= 12 and upper / letters >= 0.7
 
 
 @dataclass

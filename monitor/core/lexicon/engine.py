@@ -36,16 +36,31 @@ _TOKEN_RE = re.compile(
     r"|,",  # clause boundary
 )
 _SENTENCE_END = frozenset(".!?;…¡¿\n")
+_BOUNDARY_START = _SENTENCE_END | {","}  # a token starting with one is a boundary
 
 #: Placeholder tokens the classifier substitutes for brand vocabulary.
 PRODUCT_TOKEN = "‹product›"
 COMPETITOR_TOKEN = "‹competitor›"
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table that strips accents, filled on first sight of a character.
+
+    Per character is the same as per text: NFD only reorders combining marks, and
+    those are all dropped."""
+
+    def __missing__(self, code: int) -> str:
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        folded = self[code] = "".join(c for c in decomposed if not unicodedata.combining(c))
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Remove accents: 'nemulțumit' -> 'nemultumit', 'déçu' -> 'decu'."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return text if text.isascii() else text.translate(_FOLD)
 
 
 def normalise(text: str, lexicon: Lexicon) -> str:
@@ -83,6 +98,24 @@ class Entry:
     critical: str | None = None
     escalation: str | None = None
     immune: bool = False  # negation does not flip it
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """What a lexicon knows of one token, looked up once per distinct token."""
+
+    candidates: tuple[Entry, ...]  # entries that may start here, in trial order
+    negator: bool
+    intensifier: float | None
+    contrast: bool
+    addressee: bool
+    particle: bool
+    service: bool
+    starters: tuple[str, ...]  # question starters whose first word it is
+
+
+#: Distinct tokens remembered per lexicon; past it the memory starts afresh.
+_TOKEN_CACHE_SIZE = 200_000
 
 
 @dataclass(slots=True)
@@ -253,6 +286,29 @@ class CompiledLexicon:
         self._ignore = tuple(
             (s, " ".join(tokenize(normalise(s, lexicon), lexicon))) for s in ignore
         )
+        self._tokens: dict[str, _Token] = {}
+
+    def _token(self, token: str) -> _Token:
+        """Everything the reading loop asks of a token, computed on first sight: a
+        text's words repeat across mentions, and each question costs dictionary
+        look-ups (prefixes of every length) that are the same every time."""
+        known = self._tokens.get(token)
+        if known is None:
+            if len(self._tokens) >= _TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            known = self._tokens[token] = _Token(
+                candidates=tuple(self._candidates(token)),
+                negator=self._is_negator(token),
+                intensifier=self._intensifiers.get(token),
+                contrast=token in self._contrast,
+                addressee=token in self._addressee,
+                particle=token in self._particles,
+                service=token in self._service_exact or any(
+                    token[:k] in self._service_prefix
+                    for k in self._service_lengths if k <= len(token)),
+                starters=tuple(s for s in self._starters if s.split(" ", 1)[0] == token),
+            )
+        return known
 
     # -- helpers -------------------------------------------------------------
 
@@ -330,10 +386,11 @@ class CompiledLexicon:
         sentence_start = 0
         sentence_first_hit = 0
         n = len(tokens)
+        token_info = self._token
         i = 0
         while i < n:
             tok = tokens[i]
-            if _is_boundary(tok):
+            if tok[0] in _BOUNDARY_START:
                 if tok != ",":
                     sentence += 1
                     sentence_start = i + 1
@@ -341,28 +398,30 @@ class CompiledLexicon:
                 clause_start = i + 1
                 i += 1
                 continue
-            if i == sentence_start and not signals.question and self._starters:
+            info = token_info(tok)
+            if i == sentence_start and not signals.question and info.starters:
+                # a starter's first word is this token: "how" starts "how", "how do"
                 rest = " ".join(tokens[i:i + 4])
-                if any(rest == s or rest.startswith(s + " ") for s in self._starters):
+                if any(rest == s or rest.startswith(s + " ") for s in info.starters):
                     signals.question = True
-            if tok in self._addressee or tok == PRODUCT_TOKEN:
+            if info.addressee or tok == PRODUCT_TOKEN:
                 signals.addressed = True
             elif tok == COMPETITOR_TOKEN:
                 signals.competitor_sentences.add(sentence)
-            if tok in self._particles:
+            if info.particle:
                 signals.question = True
             best: Entry | None = None
-            for entry in self._candidates(tok):
+            for entry in info.candidates:
                 if (best is None or len(entry.words) > len(best.words)) and self._matches(
                     entry, tokens, i
                 ):
                     best = entry
             if best is None:
-                if self._is_negator(tok):
+                if info.negator:
                     negators.append(i)
-                elif tok in self._intensifiers:
-                    intensifiers.append((i, self._intensifiers[tok]))
-                elif tok in self._contrast:
+                elif info.intensifier is not None:
+                    intensifiers.append((i, info.intensifier))
+                elif info.contrast:
                     for h in hits[sentence_first_hit:]:
                         h.value *= 0.5
                     clause_start = i + 1
@@ -376,7 +435,7 @@ class CompiledLexicon:
                 for j in range(i + length, min(n, i + length + 3)):
                     if _is_boundary(tokens[j]):
                         break
-                    if self._is_negator(tokens[j]):
+                    if token_info(tokens[j]).negator:
                         negated = True
                         used_negators.add(j)
                         break
@@ -398,7 +457,7 @@ class CompiledLexicon:
                 surface = " ".join(tokens[start:i + length])
                 if start == i:  # negator after the word
                     j = i + length
-                    while j < n and not self._is_negator(tokens[j]):
+                    while j < n and not token_info(tokens[j]).negator:
                         j += 1
                     surface = " ".join(tokens[i:j + 1])
             hits.append(Hit(surface, value, best, negated, mult > 1.0, sentence))
@@ -412,8 +471,7 @@ class CompiledLexicon:
             signals.last_sentence_words += tokens[k] != ","
             k -= 1
         if k >= 0:  # more than one sentence
-            signals.last_sentence = sum(
-                1 for t in tokens[:k + 1] if _is_boundary(t) and t != ",")
+            signals.last_sentence = sum(1 for t in tokens[:k + 1] if t[0] in _SENTENCE_END)
         signals.dangling_negations = sum(1 for p in negators if p not in used_negators)
         signals.job_ad = next((j for j in self._job_ad if signals.contains(j)), None)
         signals.sarcasm = next((j for j in self._sarcasm if signals.contains(j)), None)
@@ -422,11 +480,7 @@ class CompiledLexicon:
         signals.reporting = next((j for j in self._reporting if signals.contains(j)), None)
         signals.announcement = next((j for j in self._announcement if signals.contains(j)), None)
         if self._service_exact or self._service_prefix:
-            for tok in tokens:
-                if tok in self._service_exact or any(
-                    tok[:k] in self._service_prefix for k in self._service_lengths if k <= len(tok)
-                ):
-                    signals.service.append(tok)
+            signals.service.extend(tok for tok in tokens if token_info(tok).service)
         signals.service.extend(p for p in self._service_phrases if signals.contains(p))
         return signals
 
