@@ -33,6 +33,8 @@ from monitor.core.neardup import (
     NUM_PERM,
     NearDuplicateIndex,
     fold,
+    gram_keys,
+    shingles,
     signature,
     similarity,
 )
@@ -357,7 +359,7 @@ def test_fold(text: str, expected: str) -> None:
     assert fold(text) == expected
 
 
-GOLDEN = (84815135, 27573878, 116066048)  # SIGNATURE_VERSION 2 (CRC-32 gram hash)
+GOLDEN = (148085398, 383019614, 13350174)  # SIGNATURE_VERSION 3 (numpy gram keys)
 
 
 def test_signature_is_stable_json_and_fixed_length() -> None:
@@ -366,6 +368,23 @@ def test_signature_is_stable_json_and_fixed_length() -> None:
     sig = signature("I was charged twice for my order and nobody answers the chat.")
     assert (len(sig), tuple(json.loads(json.dumps(sig))) == sig, sig[:3]) == (
         NUM_PERM, True, GOLDEN)
+
+
+@pytest.mark.parametrize("text", [
+    "I was charged twice for my order and nobody answers the chat.",
+    "a b c d e f g h i j k l m n o p",  # one-letter words: one gram each
+    "Не работает приложение, деньги списали дважды, поддержка молчит",
+    "送金できません。サポートに三回連絡しましたが返事がありません",  # no spaces at all
+    "ÅPENT KJØP — refusjon 1234 kr, ingen svar!!",
+    "ab" * 40,
+])
+def test_gram_keys_are_the_shingles(text: str) -> None:
+    # The signature reads grams off the whole text in one go; they must be exactly the
+    # per-word shingles (three code points, 21 bits each).
+    def decoded(key: int) -> str:
+        return "".join(chr((key >> shift) & 0x1FFFFF) for shift in (42, 21, 0))
+
+    assert sorted(decoded(int(k)) for k in gram_keys(text)) == sorted(shingles(text))
 
 
 def test_min_chars_boundary() -> None:

@@ -239,7 +239,8 @@ class RecentWindow:
         self.incident = np.zeros(0, dtype=np.int64)
         # Positions of the rows that have a signature, and the signatures in that order.
         self.signed = np.zeros(0, dtype=np.int64)
-        self.signatures = np.zeros((0, NUM_PERM), dtype=np.uint64)
+        # uint32: MinHash values of the "affine32" scheme; half the bytes to compare
+        self.signatures = np.zeros((0, NUM_PERM), dtype=np.uint32)
         self.add(recent)
 
     def __len__(self) -> int:
@@ -269,7 +270,7 @@ class RecentWindow:
         if signed:
             self.signed = np.concatenate([self.signed, np.array(signed, dtype=np.int64) + first])
             self.signatures = np.vstack([self.signatures, np.array(
-                [fresh[i].signature for i in signed], dtype=np.uint64)])
+                [fresh[i].signature for i in signed], dtype=np.uint32)])
 
     def get(self, mention_id: int) -> RecentComplaint | None:
         index = self.position.get(mention_id)
@@ -289,7 +290,8 @@ class RecentWindow:
         if len(sig) != NUM_PERM or not candidates.any():
             return scores
         wanted = np.flatnonzero(candidates)
-        matches = (self.signatures[wanted] == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        rows = np.take(self.signatures, wanted, axis=0)
+        matches = (rows == np.array(sig, dtype=np.uint32)).sum(axis=1, dtype=np.int16)
         scores[wanted] = matches / NUM_PERM
         return scores
 
@@ -328,7 +330,7 @@ def decide(complaint: Complaint, recent: Sequence[RecentComplaint] | RecentWindo
     signed = window.signed
     at_us, window_us = _micros(complaint.at), policy.window // timedelta(microseconds=1)
     not_own = signed != (-1 if own is None else own)
-    in_live = np.isin(window.incident[signed], live_ids)
+    in_live = _among(window.incident[signed], live_ids)
     close = np.abs(window.at[signed] - at_us) <= window_us
     scores = window.similarities(complaint.signature, not_own & (in_live | close))
     joinable = not_own & in_live & (scores >= policy.similarity)
@@ -352,7 +354,7 @@ def decide(complaint: Complaint, recent: Sequence[RecentComplaint] | RecentWindo
     if complaint.at < now - policy.window:
         return Decision(Action.NONE, reason="posted too long ago to open an incident")
 
-    free = ~np.isin(window.incident, live_ids)
+    free = ~_among(window.incident, live_ids)
     if own is not None:
         free[own] = False
     near = free[signed] & close & (scores >= policy.similarity)
@@ -388,6 +390,17 @@ def _spike_check(window: RecentWindow, own: int | None, at: datetime, anchor: da
     std = float(baseline.std()) if len(baseline) else 0.0
     threshold = max(float(policy.min_count), mean + policy.k * std)
     return SpikeCheck(current=int(counts[0]), mean=mean, std=std, threshold=round(threshold, 2))
+
+
+def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``np.isin(values, ids)`` for the few open incidents a brand has: a comparison
+    per id instead of isin's sort of the whole array."""
+    if len(ids) > 8:
+        return np.isin(values, ids)
+    found = np.zeros(len(values), dtype=bool)
+    for incident_id in ids:
+        found |= values == incident_id
+    return found
 
 
 def _micros(moment: datetime) -> int:

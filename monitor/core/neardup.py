@@ -27,8 +27,8 @@ not towards a near-duplicate cluster. Their signature is empty and is similar
 to nothing.
 
 Signatures are compared only with signatures of the same ``SIGNATURE_VERSION``
-(folding, shingle size, seed, ``NUM_PERM``, the gram hash, datasketch's "affine32"
-scheme); they are kept in memory, never stored, so a change needs no migration.
+(folding, shingle size, seed, ``NUM_PERM``, the gram hash, the permutations of
+datasketch's "affine32" scheme); they are kept in memory, never stored, so a change needs no migration.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ import zlib
 from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from .dedupe import normalise_text
 
-SIGNATURE_VERSION = 2
+SIGNATURE_VERSION = 3
 NUM_PERM = 128
 SEED = 20261124
 SHINGLE = 3
@@ -56,10 +57,16 @@ K = TypeVar("K", bound=Hashable)
 _LINK = re.compile(r"(?:https?://|www\.)\S+")
 _DIGITS = re.compile(r"\d+")
 _NOT_WORD = re.compile(r"[\W_]+")
-# Grams are hashed to 32 bits with CRC-32 (C, one call) before the MinHash permutations,
-# which do the mixing; datasketch's default (SHA-1 in Python per gram) was a third of
-# the signing time. Signatures live in memory only, so the choice is free to change.
+# The permutations (odd a, any b: h -> a*h + b mod 2^32) of datasketch's "affine32"
+# scheme; signatures are computed here with numpy over a whole text at once and handed
+# to datasketch's LSH as hash values. Grams never become Python strings: the three code
+# points of a gram (21 bits each) are one exact 63-bit key, mixed to 32 bits by a
+# multiply-shift and MurmurHash3's finaliser. Signatures live in memory only, so the
+# choice is free to change (``SIGNATURE_VERSION``).
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME, hashfunc=zlib.crc32)
+_PERM_A, _PERM_B = (np.asarray(row, dtype=np.uint32) for row in _TEMPLATE.permutations)
+_KEY_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SPACE = ord(" ")
 
 
 def fold(text: str) -> str:
@@ -88,14 +95,33 @@ def shingles(text: str) -> set[str]:
     return grams
 
 
+def gram_keys(text: str) -> np.ndarray:
+    """The ``shingles`` of a text as distinct integers (three code points of 21 bits),
+    computed over the whole folded text at once: the grams of " w1 w2 " whose middle
+    character is not a space are exactly those of " w1 " and " w2 "."""
+    folded = fold(text)
+    if len(folded) < MIN_CHARS:
+        return np.empty(0, dtype=np.uint64)
+    points = np.frombuffer(f" {folded} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    middle = points[1:-1]
+    keys = (points[:-2] << np.uint64(42)) | (middle << np.uint64(21)) | points[2:]
+    return np.unique(keys[middle != _SPACE])
+
+
 def signature(text: str) -> Signature:
     """MinHash of the text's shingles: ``NUM_PERM`` ints, or () for a short text."""
-    grams = shingles(text)
-    if not grams:
+    keys = gram_keys(text)
+    if not keys.size:
         return ()
-    minhash = _minhash()
-    minhash.update_batch([g.encode("utf-8") for g in grams])
-    return tuple(minhash.hashvalues.tolist())
+    hashed = ((keys * _KEY_MIX) >> np.uint64(32)).astype(np.uint32)
+    # MurmurHash3's 32-bit finaliser, then every permutation of every gram at once
+    hashed ^= hashed >> np.uint32(16)
+    hashed *= np.uint32(0x85EBCA6B)
+    hashed ^= hashed >> np.uint32(13)
+    hashed *= np.uint32(0xC2B2AE35)
+    hashed ^= hashed >> np.uint32(16)
+    permuted = hashed[:, np.newaxis] * _PERM_A + _PERM_B
+    return tuple(permuted.min(axis=0).tolist())
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
@@ -156,9 +182,7 @@ class NearDuplicateIndex(Generic[K]):
             self._lsh.remove(key)
 
 
-def _minhash(values: Sequence[int] | None = None) -> MinHash:
-    if values is None:
-        return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME, hashfunc=zlib.crc32,
-                       permutations=_TEMPLATE.permutations)
+def _minhash(values: Sequence[int]) -> MinHash:
+    """A signature as datasketch's LSH takes it."""
     return MinHash(seed=SEED, scheme=_SCHEME, hashfunc=zlib.crc32, hashvalues=list(values),
                    permutations=_TEMPLATE.permutations)

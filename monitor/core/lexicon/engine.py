@@ -104,7 +104,11 @@ class Entry:
 class _Token:
     """What a lexicon knows of one token, looked up once per distinct token."""
 
-    candidates: tuple[Entry, ...]  # entries that may start here, in trial order
+    # phrases (two words or more) that may start here, in trial order
+    phrases: tuple[Entry, ...]
+    # the first one-word entry in trial order that matches it: a phrase that matches
+    # is longer, so this counts only when none does
+    word: Entry | None
     negator: bool
     intensifier: float | None
     contrast: bool
@@ -296,8 +300,11 @@ class CompiledLexicon:
         if known is None:
             if len(self._tokens) >= _TOKEN_CACHE_SIZE:
                 self._tokens.clear()
+            candidates = tuple(self._candidates(token))
             known = self._tokens[token] = _Token(
-                candidates=tuple(self._candidates(token)),
+                phrases=tuple(e for e in candidates if len(e.words) > 1),
+                word=next((e for e in candidates
+                           if len(e.words) == 1 and self._matches(e, [token], 0)), None),
                 negator=self._is_negator(token),
                 intensifier=self._intensifiers.get(token),
                 contrast=token in self._contrast,
@@ -411,11 +418,13 @@ class CompiledLexicon:
             if info.particle:
                 signals.question = True
             best: Entry | None = None
-            for entry in info.candidates:
+            for entry in info.phrases:
                 if (best is None or len(entry.words) > len(best.words)) and self._matches(
                     entry, tokens, i
                 ):
                     best = entry
+            if best is None:
+                best = info.word
             if best is None:
                 if info.negator:
                     negators.append(i)
