@@ -161,7 +161,7 @@ class RuleClassifier:
 
     ``languages``: the languages to detect (ISO 639-1); the source's own
     language field always wins. ``detector``: any ``text -> code | None``
-    callable (the default is lingua restricted to ``languages``).
+    callable (the default is py3langid restricted to ``languages``).
     ``threshold``: the complaint-minus-praise margin at which ``score`` is 0.5
     and the kind becomes complaint. ``service_stories``: read a customer's
     story about an order, bill or repair that holds no praise but some trouble
