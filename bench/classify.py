@@ -1,6 +1,6 @@
 """Throughput of the default classifier on one core: prints figures, asserts nothing.
 
-    .venv/bin/python bench/classify.py [--n 20000]
+    .venv/bin/python bench/classify.py [--n 20000] [--classifier SPEC]
 
 Mentions are the project's labelled posts (eval/classification/*.jsonl),
 cycled with a counter appended so no two texts are identical. The process is
@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.core.classify import Document, RuleClassifier  # noqa: E402
+from monitor.classifier_plugin import load_classifier  # noqa: E402
+from monitor.core.classify import Classifier, Document  # noqa: E402
 from monitor.core.language import LanguageDetector  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def load_texts() -> list[str]:
     return texts
 
 
-def measure(clf: RuleClassifier, docs: list[Document]) -> tuple[float, list[float]]:
+def measure(clf: Classifier, docs: list[Document]) -> tuple[float, list[float]]:
     latencies: list[float] = []
     start = time.perf_counter()
     for doc in docs:
@@ -46,6 +47,9 @@ def measure(clf: RuleClassifier, docs: list[Document]) -> tuple[float, list[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=20_000, help="mentions per run")
+    parser.add_argument("--classifier", metavar="SPEC", default=None,
+                        help="'module:attr' as for review-monitor classify --classifier "
+                             "(built with detector=...); default: the rule classifier")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -57,7 +61,8 @@ def main() -> int:
     t0 = time.perf_counter()
     detector.warm_up()
     print(f"language model load: {time.perf_counter() - t0:.2f} s (once per process)")
-    clf = RuleClassifier(detector=detector)
+    clf = load_classifier(args.classifier, detector=detector)
+    print(f"classifier: {type(clf).__module__}.{type(clf).__name__}")
 
     detected = [Document(text=f"{texts[i % len(texts)]} #{i}") for i in range(args.n)]
     given = [Document(text=d.text, language="en") for d in detected]
