@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from monitor.classifier_plugin import load_classifier
+from monitor.classifier_plugin import BUILT_IN_NAMES, load_classifier
 from monitor.classify_pool import ClassifierPool
 from monitor.config import BrandConfig, ClassifierConfig, Config
 from monitor.core.classify import BrandVocabulary, Classifier
@@ -58,7 +58,7 @@ def build_classifiers(settings: ClassifierConfig,
                       brands: Mapping[str, BrandConfig]) -> dict[str | None, Classifier]:
     """make_classifiers from the two parts of the config it reads (what a classifier
     worker process is given: no secrets)."""
-    built_in = settings.plugin.strip().lower() in ("", "default", "rules", "rule")
+    built_in = settings.plugin.strip().lower() in BUILT_IN_NAMES
 
     def build(vocabulary: BrandVocabulary | None) -> Classifier:
         options = dict(settings.options)

@@ -1,4 +1,8 @@
-"""Loading a classifier by configuration: the default, an import path, or an entry point.
+"""Loading a classifier by configuration: a built-in one, an import path, or an entry point.
+
+Built in: ``"default"`` (or nothing, or ``"learned"``), the rules blended with the small
+learned model (``monitor.core.learned.LearnedClassifier``: more complaints found, the
+same speed class), and ``"rules"``, the rule classifier alone.
 
 A heavier model plugs in without touching the pipeline: a package exposes a
 class (or factory) whose instances have ``classify(document) -> Verdict``,
@@ -13,11 +17,16 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from .core.classify import Classifier, RuleClassifier
+from .core.learned import LearnedClassifier
 from .errors import ConfigError
 
 ENTRY_POINT_GROUP = "review_monitor.classifiers"
-#: Names that mean the built-in rule classifier.
-DEFAULT_NAMES = frozenset({"", "default", "rules", "rule"})
+#: Names of the default classifier: the rules and the learned model.
+DEFAULT_NAMES = frozenset({"", "default", "learned"})
+#: Names of the rule classifier alone.
+RULE_NAMES = frozenset({"rules", "rule"})
+#: Names of a built-in classifier: they take the languages and brand vocabulary.
+BUILT_IN_NAMES = DEFAULT_NAMES | RULE_NAMES
 
 
 def _resolve(spec: str) -> Any:
@@ -54,13 +63,16 @@ def _resolve(spec: str) -> Any:
 def load_classifier(spec: str | None, **options: Any) -> Classifier:
     """The classifier ``spec`` names, built with ``options``.
 
-    ``spec`` is None or "default" (the rule classifier), ``"module:attr"``,
-    or an entry-point name. ``attr`` may be a class or a factory (called with
+    ``spec`` is None or "default" (the rules and the learned model), "rules" (the
+    rule classifier alone), ``"module:attr"``, or an entry-point name. ``attr`` may be a class or a factory (called with
     ``options``) or a ready instance (then ``options`` must be empty).
     """
-    if spec is None or spec.strip().lower() in DEFAULT_NAMES:
+    name = (spec or "").strip().lower()
+    if name in DEFAULT_NAMES:
+        return LearnedClassifier(**options)
+    if name in RULE_NAMES:
         return RuleClassifier(**options)
-    spec = spec.strip()
+    spec = (spec or "").strip()
     obj = _resolve(spec)
     if callable(getattr(obj, "classify", None)) and not isinstance(obj, type):
         if options:

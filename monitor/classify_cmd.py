@@ -56,8 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="labelled JSON Lines: print precision/recall/F1, confusion matrix, "
                            "language accuracy")
     p.add_argument("--classifier", metavar="SPEC",
-                   help="'module:attr' or an entry point in group review_monitor.classifiers "
-                        "(default: the built-in rule classifier)")
+                   help="'rules' (the rule classifier alone), 'module:attr' or an entry "
+                        "point in group review_monitor.classifiers (default: the rules and "
+                        "the learned model)")
     p.add_argument("--languages", metavar="CODES",
                    help="comma-separated ISO 639-1 codes to detect (default: "
                         "en,ru,ro,nb,et,de,fr,es)")

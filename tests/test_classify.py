@@ -21,6 +21,7 @@ from monitor.core.classify import (
     human_count,
 )
 from monitor.core.language import LanguageDetector, normalise_code, script_language
+from monitor.core.learned import LearnedClassifier
 from monitor.core.lexicon import engine
 from monitor.core.lexicon.engine import fold
 from monitor.errors import ConfigError
@@ -389,8 +390,10 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 def test_load_default() -> None:
-    assert isinstance(load_classifier(None), RuleClassifier)
-    assert isinstance(load_classifier("default", languages=["en", "de"]), RuleClassifier)
+    assert isinstance(load_classifier(None), LearnedClassifier)
+    assert isinstance(load_classifier("default", languages=["en", "de"]), LearnedClassifier)
+    assert isinstance(load_classifier("rules", languages=["en", "de"]), RuleClassifier)
+    assert type(load_classifier("Rule")) is RuleClassifier
 
 
 def test_load_by_import_path(plugin_module: str) -> None:

@@ -283,8 +283,10 @@ def test_project_dev_set_figures(monkeypatch: pytest.MonkeyPatch,
     assert report["language_accuracy_long"]["value"] >= 0.95
 
 
-FLOORS = {"test_precision": 0.95, "test_recall": 0.80, "real_precision": 0.93,
-          "real_recall": 0.77, "holdout_precision": 0.91, "holdout_recall": 0.78}
+# Just under the default classifier's figures (the rules and the learned model; the
+# rules alone: test 0.980 / 0.808, real 0.948 / 0.775, holdout 0.913 / 0.787).
+FLOORS = {"test_precision": 0.95, "test_recall": 0.82, "real_precision": 0.92,
+          "real_recall": 0.84, "holdout_precision": 0.91, "holdout_recall": 0.83}
 
 
 def test_second_held_out_set_figures(monkeypatch: pytest.MonkeyPatch,
@@ -303,7 +305,7 @@ def test_third_held_out_set_figures(monkeypatch: pytest.MonkeyPatch,
     report = _eval_json(PROJECT_SETS / "fresh3.jsonl", monkeypatch, capsys)
     complaint = report["per_class"]["complaint"]
     assert complaint["precision"] >= 0.90
-    assert complaint["recall"] >= 0.70
+    assert complaint["recall"] >= 0.90  # the rules alone: 0.714
     assert report["language_accuracy_long"]["value"] >= 0.95
 
 
