@@ -894,6 +894,59 @@ def test_held_alert_of_a_mention_handled_before_opening_is_not_sent(
     app.store.close()
 
 
+@pytest.mark.parametrize(("snoozed_for", "sent"), [
+    (timedelta(hours=4), False),  # snoozed past the opening: someone took it up
+    (timedelta(hours=1), True),   # the snooze ended at night: nobody has dealt with it
+])
+def test_held_alert_of_a_mention_snoozed_goes_out_once_the_snooze_has_ended(
+        tmp_path: Path, receivers: dict[str, Receiver], snoozed_for: timedelta,
+        sent: bool) -> None:
+    """A snoozed mention waits for the team again when its snooze ends (the inbox shows
+    it as waiting), so an alert held for business hours goes out if the snooze ended
+    before the opening, and is cancelled if it still runs."""
+    from monitor import triage
+
+    clock = [NIGHT]
+    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
+                   clock=lambda: clock[0])
+    app.ingestor.ingest([question(1)], NIGHT)
+    assert dispatch(app).sent == 0
+    snoozed_at = MORNING - timedelta(hours=2)
+    assert triage.snooze(app.store, [_mid(app, 1)], snoozed_at + snoozed_for, "cy",
+                         snoozed_at) == 1
+    clock[0] = MORNING
+    result = dispatch(app)
+    assert (result.sent, result.cancelled) == ((1, 0) if sent else (0, 1))
+    with app.store.session() as session:
+        alert = session.scalars(select(Alert)).one()
+    assert alert.status == ("sent" if sent else "cancelled")
+    assert sent or "mention snoozed" in (alert.last_error or "")
+    app.store.close()
+
+
+def test_escalation_resumes_for_a_mention_whose_snooze_has_ended(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """Snoozed, then the snooze ended with nobody acknowledging: the tier-1 escalation
+    that falls due after that wakes the next person, as for an open mention."""
+    from monitor import triage
+
+    clock = [DAY]
+    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
+                   clock=lambda: clock[0])
+    app.ingestor.ingest([complaint(1)], DAY)
+    dispatch(app)
+    with app.store.session() as session:
+        mention_id = int(session.scalars(select(Mention.id)).one())
+    assert triage.snooze(app.store, [mention_id], DAY + timedelta(minutes=5), "cy",
+                         DAY + timedelta(minutes=1)) == 1
+    clock[0] = DAY + timedelta(minutes=15)
+    assert app.ingestor.planner is not None
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
+    app.store.close()
+
+
 def test_held_alert_goes_out_alone_when_the_rest_of_its_batch_was_handled(
         tmp_path: Path, receivers: dict[str, Receiver]) -> None:
     """Two held, one replied before the opening: the other is sent once, as itself (not
@@ -964,7 +1017,7 @@ def test_held_alert_acknowledged_after_the_dispatcher_claimed_it_is_not_sent(
     claimed = app.store.due_alerts(MORNING)
     assert [a.held for a in claimed] == ["after_hours", "after_hours"]
     acknowledge_alert(app.store, claimed[0].id, "ada", MORNING)
-    assert [a.id for a in drop_handled(app.store, claimed)] == [claimed[1].id]
+    assert [a.id for a in drop_handled(app.store, claimed, MORNING)] == [claimed[1].id]
     with app.store.session() as session:
         first = session.get(Alert, claimed[0].id)
         assert first is not None and first.status == "cancelled"

@@ -332,3 +332,16 @@ def test_handled_is_what_stops_escalation_and_held_alerts(
         mention: str | None, incident: str | None, acked_by: str | None, acked: bool,
         expected: str | None) -> None:
     assert handled(mention, incident, acked_by, acked) == expected
+
+
+@pytest.mark.parametrize(("until", "expected"), [
+    (datetime(2026, 11, 24, 12, tzinfo=UTC), "mention snoozed"),  # still snoozed
+    (datetime(2026, 11, 24, 9, tzinfo=UTC), None),  # ended: waiting for the team again
+    (datetime(2026, 11, 24, 10, tzinfo=UTC), None),  # ends now
+    (None, None),  # a snooze without an end is over
+])
+def test_a_snooze_that_has_ended_is_not_handled(until: datetime | None,
+                                                  expected: str | None) -> None:
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    assert handled("snoozed", snoozed_until=until, now=now) == expected
+    assert handled("snoozed", snoozed_until=until) == "mention snoozed"  # no clock given

@@ -59,7 +59,8 @@ def is_waiting(status: str, snoozed_until: datetime | None, now: datetime) -> bo
 
 
 def handled(mention_status: str | None, incident_status: str | None = None,
-            acked_by: str | None = None, acked: bool = False) -> str | None:
+            acked_by: str | None = None, acked: bool = False, *,
+            snoozed_until: datetime | None = None, now: datetime | None = None) -> str | None:
     """Why an alert about this mention or incident need not wake anybody now, or None
     while nobody has dealt with it.
 
@@ -68,10 +69,15 @@ def handled(mention_status: str | None, incident_status: str | None = None,
     sent on it (notify/storm.py). Handled: the alert was acknowledged, the mention left
     "open" (acknowledged, snoozed, a public reply detected or marked, resolved, not a
     complaint: someone has seen it), or the incident is no longer open. A mention
-    reopened in the inbox is open again, so its alerts go out. ``None`` for a status:
-    the alert is not about a mention (or an incident)."""
+    reopened in the inbox is open again, so its alerts go out, and so is a snoozed one
+    whose snooze has ended by ``now`` (``is_waiting``: nobody has dealt with it since it
+    came back). ``None`` for a status: the alert is not about a mention (or an
+    incident)."""
     if acked:
         return f"acknowledged by {acked_by or 'someone'}"
+    if mention_status == SNOOZED and now is not None and is_waiting(
+            mention_status, snoozed_until, now):
+        mention_status = OPEN
     if mention_status is not None and mention_status != OPEN:
         return f"mention {mention_status.replace('_', ' ')}"
     if incident_status is not None and incident_status != INCIDENT_OPEN:

@@ -65,7 +65,7 @@ class Dispatcher:
         if due:
             # Held alerts (business hours, rate limit) whose mention was handled while
             # they waited are not sent: nobody is woken for something already done.
-            kept = await asyncio.to_thread(drop_handled, self.store, due)
+            kept = await asyncio.to_thread(drop_handled, self.store, due, now)
             total.cancelled = len(due) - len(kept)
             due = kept
         if not due:

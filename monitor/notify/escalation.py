@@ -197,7 +197,7 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
         cleared = _count(session.execute(update(Alert).where(*same).values(escalate_at=None)))
         if cleared == 0:
             return 0  # another process took it, or it was acknowledged meanwhile
-        handled = _handled(session, kind, subject_id)
+        handled = _handled(session, kind, subject_id, now)
         if handled:
             # Replied to, resolved, snoozed or not a complaint (in the inbox, or a public
             # reply was detected), or the incident closed: somebody dealt with it, so
@@ -224,12 +224,15 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
     return inserted
 
 
-def _handled(session: Session, kind: str, subject_id: int | None) -> str | None:
+def _handled(session: Session, kind: str, subject_id: int | None,
+             now: datetime) -> str | None:
     """Why escalating this mention or incident is moot, or None while nobody handled it
     (``core.triage.handled``: the same notion that keeps held alerts from being sent)."""
     if kind == "m" and subject_id is not None:
-        status = session.scalar(select(col(Mention.status)).where(col(Mention.id) == subject_id))
-        reason = handled(status)
+        found = session.execute(select(col(Mention.status), col(Mention.snoozed_until))
+                                .where(col(Mention.id) == subject_id)).first()
+        status, snoozed_until = found if found is not None else (None, None)
+        reason = handled(status, snoozed_until=snoozed_until, now=now)
         return None if reason is None else f"mention={subject_id} {reason}"
     if kind == "i" and subject_id is not None:
         status = session.scalar(select(col(Incident.status))

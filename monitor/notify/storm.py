@@ -20,11 +20,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlmodel import col
 
 from monitor.config import NotifyConfig
-from monitor.core.triage import INCIDENT_OPEN, OPEN, handled
+from monitor.core.triage import INCIDENT_OPEN, OPEN, SNOOZED, handled
 from monitor.notify.escalation import CANCELLED
 from monitor.notify.targets import HELD_RATE_LIMIT
 from monitor.store import Alert, PendingAlert, Store
@@ -58,7 +58,8 @@ def split_batches(due: Sequence[PendingAlert]
 MOOT_PURPOSES = ("mention", "incident")
 
 
-def drop_handled(store: Store, alerts: Sequence[PendingAlert]) -> list[PendingAlert]:
+def drop_handled(store: Store, alerts: Sequence[PendingAlert],
+                 now: datetime) -> list[PendingAlert]:
     """The alerts to send: held ones whose mention or incident was handled meanwhile
     are marked ``cancelled`` (``last_error`` says why) instead. Alerts sent at once,
     escalations and dead-letter notices are never held, so never dropped here.
@@ -72,26 +73,32 @@ def drop_handled(store: Store, alerts: Sequence[PendingAlert]) -> list[PendingAl
     with store.session() as session:
         rows = session.execute(
             select(col(Alert.id), col(Alert.status), col(Alert.acked_at),
-                   col(Alert.acked_by), col(Mention.status), col(Incident.status))
+                   col(Alert.acked_by), col(Mention.status), col(Mention.snoozed_until),
+                   col(Incident.status))
             .outerjoin(Mention, col(Mention.id) == col(Alert.mention_id))
             .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
             .where(col(Alert.id).in_([a.id for a in held]))).all()
-        for alert_id, status, acked_at, acked_by, mention_status, incident_status in rows:
+        for alert_id, status, acked_at, acked_by, mention_status, snoozed_until, \
+                incident_status in rows:
             if alert_id is None:
                 continue
             if status != "pending":
                 # Cancelled by an acknowledgement after this process claimed it.
                 dropped.add(alert_id)
                 continue
-            reason = handled(mention_status, incident_status, acked_by, acked_at is not None)
+            reason = handled(mention_status, incident_status, acked_by, acked_at is not None,
+                             snoozed_until=snoozed_until, now=now)
             if reason is None:
                 continue
             # Still handled when the row is written (not reopened meanwhile).
             still = [col(Alert.id) == alert_id, col(Alert.status) == "pending"]
-            if acked_at is None and handled(mention_status) is not None:
-                still.append(select(col(Mention.status))
-                             .where(col(Mention.id) == col(Alert.mention_id))
-                             .scalar_subquery() != OPEN)
+            if acked_at is None and handled(mention_status, snoozed_until=snoozed_until,
+                                            now=now) is not None:
+                # not open, and not a snooze that has ended (core.triage.is_waiting)
+                still.append(exists().where(
+                    col(Mention.id) == col(Alert.mention_id), col(Mention.status) != OPEN,
+                    or_(col(Mention.status) != SNOOZED,
+                        col(Mention.snoozed_until) > now)))
             elif acked_at is None:
                 still.append(select(col(Incident.status))
                              .where(col(Incident.id) == col(Alert.incident_id))
