@@ -76,7 +76,7 @@ def serve(port_queue: Any, feeds: int, entries: int, language: str) -> None:
 def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[str, Any]:
     from monitor.app import make_app
     from monitor.config import parse_config
-    from monitor.daemon import Daemon, run_in_reactor, stop_reactor
+    from monitor.daemon import Daemon, run_in_reactor, stop_reactor, tune_gc
     from monitor.logs import setup_logging
 
     setup_logging("WARNING")
@@ -95,6 +95,7 @@ def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[s
     app.store.start_checkpointer()  # as review-monitor run does
     if app.ingestor.pool is not None:
         app.ingestor.pool.wait_ready()  # a daemon starts its workers once, not per crawl
+    tune_gc()  # as review-monitor run does
     daemon = Daemon(app)
     started = time.perf_counter()
     # The whole path up to a committed outbox; sending is not what is measured here.

@@ -723,7 +723,7 @@ def _indexed(dialect: str, lines: list[str]) -> bool:
 
 def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
           profile_path: str | None, checkpointer: bool = True,
-          classifier_workers: int = 0) -> dict[str, Any]:
+          classifier_workers: int = 0, tuned_gc: bool = True) -> dict[str, Any]:
     from sqlalchemy import text
 
     from monitor.app import make_app
@@ -746,11 +746,16 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
     if checkpointer:
         app.store.start_checkpointer()  # as review-monitor run does
     out: dict[str, Any] = {"store": app.store.dialect, "checkpoint_thread": checkpointer,
+                           "tuned_gc": tuned_gc,
                            "classifier_workers": classifier_workers,
                            "migrate_s": round(time.perf_counter() - started, 2)}
     # The language model loads on first use: load it before anything is timed.
     for classifier in app.classifiers.values():
         classifier.classify(Document(text="Acme never answered my ticket, again."))
+    if tuned_gc:
+        from monitor.daemon import tune_gc
+
+        tune_gc()  # as review-monitor run does
 
     # 1. empty store: fresh only (the seed), then the mixed workload over the seed.
     seed_batches, shape = workload(gen, Pool(), count, EMPTY_NOW, True, mixed=False)
@@ -838,6 +843,8 @@ def run_phase(args: argparse.Namespace, store_url: str) -> dict[str, Any]:
         command += ["--profile", args.profile]
     if args.writer_checkpoints:
         command += ["--writer-checkpoints"]
+    if args.default_gc:
+        command += ["--default-gc"]
     command += ["--classifier-workers", str(args.classifier_workers)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -869,13 +876,18 @@ def main() -> None:
                              "(no checkpoint thread), to compare")
     parser.add_argument("--classifier-workers", type=int, default=0,
                         help="[classifier] workers (0: the default, the ingest thread only)")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's garbage collector settings instead of tuning "
+                             "them as review-monitor run does (monitor.daemon.tune_gc), "
+                             "to compare")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:
         print(json.dumps(phase(args.phase, args.stored, args.items, args.seed,
                                args.page_url_share, args.profile,
-                               not args.writer_checkpoints, args.classifier_workers),
+                               not args.writer_checkpoints, args.classifier_workers,
+                               not args.default_gc),
                          default=str))
         return
 

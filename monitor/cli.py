@@ -192,11 +192,12 @@ def _check_config(path: Path) -> int:
 
 def _run(path: Path, once: bool, force: bool) -> int:
     from monitor.app import make_app
-    from monitor.daemon import Daemon, run_in_reactor, stop_reactor
+    from monitor.daemon import Daemon, run_in_reactor, stop_reactor, tune_gc
 
     config = _load(path)
     app = make_app(config)
     app.store.start_checkpointer()
+    tune_gc()
     try:
         daemon = Daemon(app)
 

@@ -315,3 +315,18 @@ def test_sigterm_during_a_slow_crawl_stores_what_it_fetched(
     assert store.mention_count() == 3, err
     assert sum(store.outbox_counts().values()) == 3
 
+
+
+def test_tune_gc_collects_less_often_and_never_over_what_start_up_loaded() -> None:
+    import gc
+
+    from monitor.daemon import GC_YOUNG_THRESHOLD, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert (gc.get_threshold()[0], gc.get_freeze_count() > 0) == (GC_YOUNG_THRESHOLD, True)
+        assert gc.get_threshold()[1:] == before[1:]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
