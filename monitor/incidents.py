@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -236,17 +236,23 @@ class Incidents:
     def _load(self, session: Session, cache: _BrandComplaints, now: datetime,
               *conditions: Any) -> None:
         window_start = now - self.policy.window * 2
+        # Only complaints that can still be near-duplicates of new ones need a signature,
+        # so only their texts are read: a week of a busy brand's complaints is tens of
+        # thousands of rows, of which a few hours' are signed.
+        posted = func.coalesce(col(Mention.published_at), col(Mention.first_seen_at))
+        signable = posted >= window_start
         rows: list[RecentComplaint] = []
         for mention_id, published, first_seen, source_id, author, incident_id, title, body \
                 in session.execute(select(
                     col(Mention.id), col(Mention.published_at), col(Mention.first_seen_at),
                     col(Mention.source_id), col(Mention.author), col(Mention.incident_id),
-                    col(Mention.title), col(Mention.body),
+                    case((signable, col(Mention.title)), else_=None),
+                    case((signable, col(Mention.body)), else_=None),
                 ).where(*conditions)):
             at = published or first_seen
             mention_id = int(mention_id or 0)
-            # Only complaints that can still be near-duplicates of new ones need a signature.
-            sig = self._sign(mention_id, f"{title or ''}\n{body}") if at >= window_start else ()
+            sig = self._sign(mention_id, f"{title or ''}\n{body}") \
+                if at >= window_start and body is not None else ()
             rows.append(RecentComplaint(mention_id, at, source_id, sig, author, incident_id))
             cache.max_id = max(cache.max_id, mention_id)
         cache.window.add(rows)
