@@ -673,16 +673,24 @@ def test_a_targets_label_never_shows_its_secrets() -> None:
     assert "TIiajkdnlazkcOXrIdevi7FQ" not in slack and slack.startswith("slack://")
 
 
-@pytest.mark.parametrize("status", ["replied", "resolved", "not_complaint"])
-def test_no_escalation_once_the_mention_is_handled(tmp_path: Path, receivers: dict[str, Receiver],
-                                                   status: str) -> None:
-    """Review 6: a complaint already answered publicly (reply detected) or closed in the
-    inbox without anyone pressing 'acknowledge' still woke the backup and then the lead."""
+def _complaint_alerted_by_day(tmp_path: Path,
+                              receivers: dict[str, Receiver]) -> tuple[App, list[datetime]]:
+    """An app whose clock is the returned list's one item, with ``complaint(1)`` stored
+    and its alert sent at ``DAY``."""
     clock = [DAY]
     app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
                    clock=lambda: clock[0])
     app.ingestor.ingest([complaint(1)], DAY)
     dispatch(app)
+    return app, clock
+
+
+@pytest.mark.parametrize("status", ["replied", "resolved", "not_complaint"])
+def test_no_escalation_once_the_mention_is_handled(tmp_path: Path, receivers: dict[str, Receiver],
+                                                   status: str) -> None:
+    """Review 6: a complaint already answered publicly (reply detected) or closed in the
+    inbox without anyone pressing 'acknowledge' still woke the backup and then the lead."""
+    app, clock = _complaint_alerted_by_day(tmp_path, receivers)
     with app.store.session() as session:
         mention = session.scalars(select(Mention)).one()
         mention.status = status
@@ -930,11 +938,7 @@ def test_escalation_resumes_for_a_mention_whose_snooze_has_ended(
     that falls due after that wakes the next person, as for an open mention."""
     from monitor import triage
 
-    clock = [DAY]
-    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
-                   clock=lambda: clock[0])
-    app.ingestor.ingest([complaint(1)], DAY)
-    dispatch(app)
+    app, clock = _complaint_alerted_by_day(tmp_path, receivers)
     with app.store.session() as session:
         mention_id = int(session.scalars(select(Mention.id)).one())
     assert triage.snooze(app.store, [mention_id], DAY + timedelta(minutes=5), "cy",
