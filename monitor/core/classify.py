@@ -131,6 +131,24 @@ def human_count(n: int) -> str:
     return text + unit
 
 
+def reach(engagement: Mapping[str, int]) -> tuple[int, int, list[tuple[int, str]]]:
+    """How many saw a post: (interactions, the author's followers, the interaction
+    counts as (count, counter) largest first). Views are not interactions."""
+    interactions = followers = 0
+    counts: list[tuple[int, str]] = []
+    for key, value in engagement.items():
+        if not isinstance(value, int) or value <= 0:
+            continue
+        k = key.lower()
+        if k in FOLLOWER_KEYS:
+            followers = max(followers, value)
+        elif k not in _PASSIVE_KEYS:
+            interactions += value
+            counts.append((value, k))
+    counts.sort(reverse=True)
+    return interactions, followers, counts
+
+
 def _count_label(n: int, key: str) -> str:
     label = key.replace("_", " ")
     if n == 1 and label.endswith("s"):
@@ -425,20 +443,8 @@ class RuleClassifier:
             severity = Severity.LOW
         if kind is not Kind.PRAISE and any(h.critical for h in signals.hits):
             severity = Severity.CRITICAL
-        interactions = 0
-        followers = 0
-        counts: list[tuple[int, str]] = []
-        for key, value in document.engagement.items():
-            if not isinstance(value, int) or value <= 0:
-                continue
-            k = key.lower()
-            if k in FOLLOWER_KEYS:
-                followers = max(followers, value)
-            elif k not in _PASSIVE_KEYS:
-                interactions += value
-                counts.append((value, k))
+        interactions, followers, counts = reach(document.engagement)
         if kind in (Kind.COMPLAINT, Kind.QUESTION) and (interactions or followers):
-            counts.sort(reverse=True)
             big = [c for c in counts if c[0] >= 10][:2]
             if kind is Kind.COMPLAINT and (
                 interactions >= self.critical_engagement or followers >= self.critical_followers

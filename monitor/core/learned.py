@@ -30,7 +30,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from .classify import FOLLOWER_KEYS, Document, Kind, RuleClassifier, Severity, Verdict
+from .classify import Document, Kind, RuleClassifier, Severity, Verdict, reach
 
 WEIGHTS_RESOURCE = "learned_weights.json"
 
@@ -173,14 +173,7 @@ class LearnedClassifier:
     def _severity(self, document: Document, severity: Severity, reasons: list[str]) -> Severity:
         """At least normal; raised by engagement as the rules raise a complaint's."""
         rank = max(severity.rank, Severity.NORMAL.rank)
-        interactions = followers = 0
-        for key, value in document.engagement.items():
-            if not isinstance(value, int) or value <= 0:
-                continue
-            if key.lower() in FOLLOWER_KEYS:
-                followers = max(followers, value)
-            elif key.lower() not in ("views", "impressions", "reads"):
-                interactions += value
+        interactions, followers, _counts = reach(document.engagement)
         rules = self.rules
         if interactions >= rules.critical_engagement or followers >= rules.critical_followers:
             if "large audience" not in reasons:
