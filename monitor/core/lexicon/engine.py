@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import Lexicon
 
@@ -116,6 +116,15 @@ class _Token:
     particle: bool
     service: bool
     starters: tuple[str, ...]  # question starters whose first word it is
+    plain: bool  # none of the above, nor a placeholder: the reading loop just moves on
+
+
+def _plain(info: _Token, token: str) -> _Token:
+    """``info`` with ``plain`` set when the token matters to no rule of the loop."""
+    plain = not (info.phrases or info.word or info.negator or info.intensifier is not None
+                 or info.contrast or info.addressee or info.particle or info.starters
+                 or token in (PRODUCT_TOKEN, COMPETITOR_TOKEN))
+    return replace(info, plain=plain)
 
 
 #: Distinct tokens remembered per lexicon; past it the memory starts afresh.
@@ -301,7 +310,7 @@ class CompiledLexicon:
             if len(self._tokens) >= _TOKEN_CACHE_SIZE:
                 self._tokens.clear()
             candidates = tuple(self._candidates(token))
-            known = self._tokens[token] = _Token(
+            known = self._tokens[token] = _plain(_Token(
                 phrases=tuple(e for e in candidates if len(e.words) > 1),
                 word=next((e for e in candidates
                            if len(e.words) == 1 and self._matches(e, [token], 0)), None),
@@ -314,7 +323,8 @@ class CompiledLexicon:
                     token[:k] in self._service_prefix
                     for k in self._service_lengths if k <= len(token)),
                 starters=tuple(s for s in self._starters if s.split(" ", 1)[0] == token),
-            )
+                plain=False,
+            ), token)
         return known
 
     # -- helpers -------------------------------------------------------------
@@ -406,6 +416,9 @@ class CompiledLexicon:
                 i += 1
                 continue
             info = token_info(tok)
+            if info.plain:
+                i += 1
+                continue
             if i == sentence_start and not signals.question and info.starters:
                 # a starter's first word is this token: "how" starts "how", "how do"
                 rest = " ".join(tokens[i:i + 4])
