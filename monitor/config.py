@@ -20,6 +20,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -75,6 +78,11 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 CONSOLE_CHANNEL = "console"
 
 
+# Booleans and numbers are declared StrictBool, StrictInt and StrictFloat: TOML has real
+# ones, so enabled = "yes", port = "8080", max_pages = 2.5 or workers = true is a mistake
+# check-config reports ("Input should be a valid boolean") instead of guessing; a float
+# key still takes an integer (jitter = 0). A ${ENV} reference is text, so it belongs in
+# string keys (URLs, secrets) only.
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -116,7 +124,7 @@ class ClassifierConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     # Extra processes that classify part of each batch (0: only the ingest thread). On a
     # machine with two or more cores, 1 takes classification off the crawl's core.
-    workers: int = Field(default=0, ge=0, le=64)
+    workers: StrictInt = Field(default=0, ge=0, le=64)
 
 
 class BrandConfig(_Strict):
@@ -135,19 +143,19 @@ class SourceConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     brand: str | None = None
     interval: Duration = timedelta(minutes=15)
-    enabled: bool = True
-    max_pages: int = Field(default=5, ge=1, le=1000)
-    obey_robots: bool = True
+    enabled: StrictBool = True
+    max_pages: StrictInt = Field(default=5, ge=1, le=1000)
+    obey_robots: StrictBool = True
     # Extra Scrapy settings for this source only (e.g. DOWNLOAD_DELAY).
     scrapy_settings: dict[str, Any] = Field(default_factory=dict)
     # Render pages in a headless Chromium (scrapy-playwright) before the spider reads
     # them, for sites whose reviews only appear after JavaScript runs. Much slower;
     # needs the "render" extra and daemon.chromium_path. Off by default.
-    render: bool = False
+    render: StrictBool = False
     # Mark stored mentions removed when this source's complete listings (a feed, the
     # newest reviews) stop showing them; off for a listing that drops posts for other
     # reasons (a search whose matches change). See docs/lifecycle.md.
-    detect_removals: bool = True
+    detect_removals: StrictBool = True
 
     @field_validator("spider")
     @classmethod
@@ -187,7 +195,7 @@ class RouteConfig(_Strict):
     # Language codes (ISO 639-1) of the mention; empty = any.
     languages: list[str] = Field(default_factory=list)
     # true: only incident alerts; false: only single mentions; unset: both.
-    incident: bool | None = None
+    incident: StrictBool | None = None
     # Channel names from [channels]. Also allowed (in channels or targets): "oncall:NAME"
     # (whoever is on call in [oncall.NAME]), "member:NAME", "tag:TAG" (entries of
     # notify.apprise_config with that tag) and apprise URLs. See docs/alerting.md.
@@ -205,14 +213,14 @@ class RouteConfig(_Strict):
 
 
 class NotifyConfig(_Strict):
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_attempts: StrictInt = Field(default=8, ge=1, le=100)
     backoff_initial: PositiveDuration = timedelta(seconds=30)
     backoff_max: PositiveDuration = timedelta(hours=1)
     # Where an alert goes when it could not be delivered after max_attempts.
     fallback: str | None = CONSOLE_CHANNEL
     send_timeout: PositiveDuration = timedelta(seconds=20)
     # Quick in-process retries of one send before it is rescheduled.
-    quick_retries: int = Field(default=2, ge=1, le=10)
+    quick_retries: StrictInt = Field(default=2, ge=1, le=10)
     # Every matching route gets the alert ("all") or just the first one ("first").
     route_mode: str = Field(default="all", pattern="^(all|first)$")
     # -- alert path (docs/alerting.md) --
@@ -225,7 +233,7 @@ class NotifyConfig(_Strict):
     page_oncall: str = ""
     # Storm protection: more than rate_limit alerts to one channel within rate_window
     # become one summary message (0 = no limit).
-    rate_limit: int = Field(default=0, ge=0, le=10_000)
+    rate_limit: StrictInt = Field(default=0, ge=0, le=10_000)
     rate_window: Duration = timedelta(minutes=10)
     # An apprise YAML/TEXT config file whose entries routes reach as "tag:TAG".
     apprise_config: str = ""
@@ -236,13 +244,13 @@ class LifecycleConfig(_Strict):
     follow_up_window: Duration = timedelta(days=7)
     # Incidents (see docs/lifecycle.md): near-duplicate complaints within the window...
     incident_window: PositiveDuration = timedelta(hours=2)
-    incident_min_cluster: int = Field(default=3, ge=2, le=1000)
-    incident_similarity: float = Field(default=0.6, gt=0, le=1)
+    incident_min_cluster: StrictInt = Field(default=3, ge=2, le=1000)
+    incident_similarity: StrictFloat = Field(default=0.6, gt=0, le=1)
     # ... or a spike: complaints in one bucket far above the brand's trailing baseline.
     spike_bucket: PositiveDuration = timedelta(minutes=30)
     spike_baseline: PositiveDuration = timedelta(days=7)
-    spike_k: float = Field(default=3.0, gt=0)
-    spike_min_count: int = Field(default=5, ge=1)
+    spike_k: StrictFloat = Field(default=3.0, gt=0)
+    spike_min_count: StrictInt = Field(default=5, ge=1)
     # An incident alerts once, then at most this often, and closes after this quiet time.
     incident_update_every: PositiveDuration = timedelta(minutes=30)
     incident_quiet: PositiveDuration = timedelta(hours=2)
@@ -262,12 +270,12 @@ class RepliesConfig(_Strict):
 
     # A reply near-identical to this many other replies of the brand is a template
     # (2: the third copy of one text makes all three templates).
-    template_min_matches: int = Field(default=2, ge=1, le=1000)
+    template_min_matches: StrictInt = Field(default=2, ge=1, le=1000)
     # Jaccard similarity of normalised word 3-grams that counts as near-identical.
-    template_similarity: float = Field(default=0.6, gt=0, le=1)
+    template_similarity: StrictFloat = Field(default=0.6, gt=0, le=1)
     # Compared with the brand's replies of this long back, at most template_candidates.
     template_window: Duration = timedelta(days=90)
-    template_candidates: int = Field(default=2000, ge=10, le=100_000)
+    template_candidates: StrictInt = Field(default=2000, ge=10, le=100_000)
     # Tell this channel (the lead) when a reply is flagged as a template; empty = only
     # counted for the digest. A channel of [channels], member:NAME or oncall:SCHEDULE.
     template_channel: str | None = None
@@ -281,7 +289,7 @@ class SlaConfig(_Strict):
     normal: Duration = timedelta(hours=24)
     low: Duration = timedelta(hours=72)
     # Reminders at these percentages of the target (to the mention's alert channels).
-    reminders: list[int] = Field(default_factory=lambda: [50, 80])
+    reminders: list[StrictInt] = Field(default_factory=lambda: [50, 80])
     # Breaches go to the lead (a channel, member:NAME or oncall:SCHEDULE); empty = to the
     # mention's alert channels.
     lead_channel: str | None = None
@@ -307,30 +315,30 @@ class HealthConfig(_Strict):
     # transitions are still recorded for the digest).
     ops_channel: str | None = None
     # Failed runs in a row before a source counts as failing.
-    failures: int = Field(default=3, ge=1, le=1000)
+    failures: StrictInt = Field(default=3, ge=1, le=1000)
     # Blocked runs (HTTP 403/429, captcha) in a row before it counts as blocked.
-    blocked_after: int = Field(default=1, ge=1, le=1000)
+    blocked_after: StrictInt = Field(default=1, ge=1, le=1000)
     # Silent: no new mention for silent_factor × the source's median gap between
     # mentions, and never less than silent_floor; learned from its last silent_history
     # mentions, and only once it has silent_min_history of them.
-    silent_factor: float = Field(default=6.0, gt=1)
+    silent_factor: StrictFloat = Field(default=6.0, gt=1)
     silent_floor: Duration = timedelta(hours=24)
-    silent_history: int = Field(default=50, ge=3, le=10_000)
-    silent_min_history: int = Field(default=10, ge=2, le=10_000)
+    silent_history: StrictInt = Field(default=50, ge=3, le=10_000)
+    silent_min_history: StrictInt = Field(default=10, ge=2, le=10_000)
 
 
 class DaemonConfig(_Strict):
     # Each run is moved by up to this fraction of the interval so sources spread out.
-    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    jitter: StrictFloat = Field(default=0.1, ge=0, le=0.5)
     backoff_max: PositiveDuration = timedelta(hours=6)
     grace_period: Duration = timedelta(seconds=10)
     # Due sources are crawled together, one Scrapy crawler per spider: at most this many.
-    max_sources_per_crawl: int = Field(default=200, ge=1, le=10_000)
+    max_sources_per_crawl: StrictInt = Field(default=200, ge=1, le=10_000)
     # Requests in flight at once in one crawl (per site: concurrent_requests_per_domain).
-    concurrent_requests: int = Field(default=16, ge=1, le=256)
+    concurrent_requests: StrictInt = Field(default=16, ge=1, le=256)
     user_agent: str = "review-monitor/0.1 (+https://github.com/review-monitor/review-monitor)"
-    concurrent_requests_per_domain: int = Field(default=2, ge=1, le=16)
-    autothrottle: bool = True
+    concurrent_requests_per_domain: StrictInt = Field(default=2, ge=1, le=16)
+    autothrottle: StrictBool = True
     download_timeout: Duration = timedelta(seconds=30)
     # The Chromium binary that sources with render = true use (Debian's package).
     chromium_path: str = "/usr/bin/chromium"
@@ -377,7 +385,7 @@ class WebConfig(_Strict):
     Present in the file means served by ``review-monitor run``."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: StrictInt = Field(default=8080, ge=0, le=65535)
     # How people reach it (behind a reverse proxy, the public https:// address): the
     # base of every acknowledgement link in alerts.
     base_url: str = "http://127.0.0.1:8080"
@@ -394,7 +402,7 @@ class WebConfig(_Strict):
     proxy_role: WebRole = "viewer"
     session_lifetime: Duration = timedelta(hours=12)
     # Failed logins allowed per address and per user name within login_window.
-    login_attempts: int = Field(default=5, ge=1, le=1000)
+    login_attempts: StrictInt = Field(default=5, ge=1, le=1000)
     login_window: Duration = timedelta(minutes=15)
     # /healthz is unhealthy when no source was crawled for this long (0s = never).
     health_crawl_age: Duration = timedelta(hours=1)
@@ -407,7 +415,7 @@ class SmtpConfig(_Strict):
     """The mail server for digest recipients given as plain addresses."""
 
     host: str
-    port: int = Field(default=587, ge=1, le=65535)
+    port: StrictInt = Field(default=587, ge=1, le=65535)
     user: str = ""
     # From ${ENV}, never in the file.
     password: str = Field(default="", repr=False)
@@ -431,7 +439,7 @@ class DigestConfig(_Strict):
     recipients: list[str] = Field(default_factory=list)
     subject_prefix: str = "[review-monitor]"
     # Rows in each top-N list (sources, open complaints, themes ...).
-    top: int = Field(default=10, ge=1, le=100)
+    top: StrictInt = Field(default=10, ge=1, le=100)
     # A failed send is retried this long after the failure.
     retry_after: Duration = timedelta(minutes=15)
 

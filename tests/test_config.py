@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+from pydantic.types import Strict
 
+import monitor.config as config_module
 from monitor.cli import main
 from monitor.config import load_config, parse_config
 from monitor.errors import ConfigError
@@ -205,3 +209,90 @@ def test_every_time_zone_key_is_checked_by_name(raw: dict[str, object],
     with pytest.raises(ConfigError) as error:
         parse_config(whole, Path("c.toml"))
     assert any(line.startswith(f"c.toml: {problem}") for line in error.value.problems)
+
+
+# TOML has real booleans and numbers: a quoted one, a fraction for a count or a boolean
+# for a number is the user's mistake, reported as one line naming the key, never guessed.
+@pytest.mark.parametrize(("change", "expected"), [
+    (('interval = "10m"', 'interval = "10m"\nenabled = "yes"'),
+     "sources[0].enabled: Input should be a valid boolean"),
+    (('interval = "10m"', 'interval = "10m"\nobey_robots = 1'),
+     "sources[0].obey_robots: Input should be a valid boolean"),
+    (('min_severity = "high"', 'min_severity = "high"\nincident = "true"'),
+     "routes[0].incident: Input should be a valid boolean"),
+    (("[store]", '[daemon]\nconcurrent_requests = "16"\n\n[store]'),
+     "daemon.concurrent_requests: Input should be a valid integer"),
+    (('interval = "10m"', 'interval = "10m"\nmax_pages = 16.5'),
+     "sources[0].max_pages: Input should be a valid integer"),
+    (("[store]", "[daemon]\nconcurrent_requests = 16.0\n\n[store]"),
+     "daemon.concurrent_requests: Input should be a valid integer"),
+    (("[store]", "[daemon]\nconcurrent_requests = true\n\n[store]"),
+     "daemon.concurrent_requests: Input should be a valid integer"),
+    (("[store]", '[sla]\nreminders = [50, "80"]\n\n[store]'),
+     "sla.reminders[1]: Input should be a valid integer"),
+    (("[store]", '[daemon]\njitter = "0.1"\n\n[store]'),
+     "daemon.jitter: Input should be a valid number"),
+    (("[store]", "[daemon]\njitter = false\n\n[store]"),
+     "daemon.jitter: Input should be a valid number"),
+])
+def test_a_value_of_the_wrong_toml_type_is_one_line_naming_the_key(
+        tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    text = GOOD.replace(*change)
+    assert text != GOOD
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"HOOK_TOKEN": "x"})
+    assert caught.value.problems == [f"{path}: {expected}"]
+
+
+def test_strict_types_leave_integers_for_floats_durations_and_env_strings(
+        tmp_path: Path) -> None:
+    text = GOOD.replace("[store]", """[daemon]
+jitter = 0
+concurrent_requests = 8
+autothrottle = false
+download_timeout = 45
+
+[lifecycle]
+spike_k = 4
+
+[store]""").replace('interval = "10m"', 'interval = "10m"\nenabled = false\n'
+                    'params = { limit = "5", strict = true, ratio = 0.5 }')
+    config = load_config(write(tmp_path, text), environ={"HOOK_TOKEN": "s3cret"})
+    assert config.daemon.jitter == 0.0
+    assert isinstance(config.daemon.jitter, float)
+    assert config.daemon.concurrent_requests == 8
+    assert config.daemon.autothrottle is False
+    assert config.daemon.download_timeout.total_seconds() == 45
+    assert config.lifecycle.spike_k == 4.0
+    assert config.sources[0].enabled is False
+    assert config.sources[0].interval.total_seconds() == 600
+    assert config.sources[0].params == {"limit": "5", "strict": True, "ratio": 0.5}
+    assert config.channels["oncall"].urls == ["json://localhost/hook?token=s3cret"]
+
+
+def _lax_scalar(annotation: object) -> bool:
+    """Whether a bool, int or float in this type would be coerced from a string."""
+    if annotation in (bool, int, float):
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        if any(isinstance(meta, Strict) and meta.strict
+               for meta in getattr(annotation, "__metadata__", ())):
+            return False
+        return _lax_scalar(typing.get_args(annotation)[0])
+    return any(_lax_scalar(arg) for arg in typing.get_args(annotation))
+
+
+def test_every_boolean_and_number_key_is_strict() -> None:
+    # A new key declared plain bool/int/float would take "yes" or "16" again.
+    lax = []
+    for name, model in vars(config_module).items():
+        if not (isinstance(model, type) and issubclass(model, BaseModel)
+                and model.__module__ == config_module.__name__):
+            continue
+        for field_name, field in model.model_fields.items():
+            if any(isinstance(meta, Strict) and meta.strict for meta in field.metadata):
+                continue
+            if _lax_scalar(field.annotation):
+                lax.append(f"{name}.{field_name}")
+    assert lax == []
