@@ -104,7 +104,7 @@ def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[s
     elapsed = time.perf_counter() - started
     stored = app.store.mention_count()
     outbox = app.store.outbox_counts()
-    app.store.close()
+    app.close()  # and the classifier workers, if any
     return {"seconds": elapsed, "entries": stored, "alerts_queued": sum(outbox.values()),
             "classifier_workers": workers}
 

@@ -814,7 +814,7 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
         "all_lookups_indexed": all(plan["uses_index"] for plan in out["plans"]
                                    if plan["lookup"]),
     }
-    app.store.close()
+    app.close()  # and the classifier workers, if any
     return out
 
 

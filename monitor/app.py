@@ -33,6 +33,21 @@ class App:
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
 
+    def start_workers(self) -> None:
+        """Start the classifier workers now, if configured: what ingests (the daemon,
+        the demo) calls this at start-up so their language model loads while it starts.
+        Nothing else starts them, except a batch big enough to share (see ClassifierPool)."""
+        if self.ingestor.pool is not None:
+            self.ingestor.pool.start()
+
+    def close(self) -> None:
+        """Stop the classifier workers (if any started), then close the store."""
+        try:
+            if self.ingestor.pool is not None:
+                self.ingestor.pool.close()
+        finally:
+            self.store.close()
+
 
 def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
              console: Callable[[], TextIO] | None = None, migrate: bool = True) -> App:
@@ -41,6 +56,8 @@ def make_app(config: Config, clock: Callable[[], datetime] = utc_now,
         store.upgrade()
     classifiers = make_classifiers(config)
     workers = config.classifier.workers
+    # No process starts here: only what ingests starts them (App.start_workers, or the
+    # first batch big enough to share).
     pool = ClassifierPool(config.classifier, config.brands, workers) if workers else None
     ingestor = Ingestor(store, config, classifiers, clock, pool)
     channels = Channels(config, console or (lambda: sys.stdout))

@@ -196,9 +196,10 @@ def _run(path: Path, once: bool, force: bool) -> int:
 
     config = _load(path)
     app = make_app(config)
-    app.store.start_checkpointer()
-    tune_gc()
     try:
+        app.start_workers()  # [classifier] workers load their model while the daemon starts
+        app.store.start_checkpointer()
+        tune_gc()
         daemon = Daemon(app)
 
         async def main() -> int:
@@ -209,7 +210,7 @@ def _run(path: Path, once: bool, force: bool) -> int:
         code = run_in_reactor(main)
     finally:
         stop_reactor()
-        app.store.close()
+        app.close()
     if daemon.cut_off:
         # Shutdown gave up on a hung channel or crawl at the grace period; everything
         # is committed, and the worker thread still blocked in it would hold the exit
@@ -263,7 +264,7 @@ def _backfill(path: Path, source_id: str, pages: int) -> int:
         return run_in_reactor(main)
     finally:
         stop_reactor()
-        app.store.close()
+        app.close()  # a backfill's big batches may have started classifier workers
 
 
 def _progress_line(source_id: str, done: int, total: int, mentions: int) -> None:

@@ -151,6 +151,7 @@ def run_demo(directory: Path | None, duration: float, every: float) -> int:
     print("A new sample mention appears every few seconds; alerts print below. Ctrl-C stops.",
           flush=True)
     app = make_app(load_config(config_path))
+    app.start_workers()  # as review-monitor run does (none unless [classifier] workers)
     daemon = Daemon(app)
 
     async def main() -> int:
@@ -175,7 +176,7 @@ def run_demo(directory: Path | None, duration: float, every: float) -> int:
     finally:
         stop_reactor()
         server.shutdown()
-        app.store.close()
+        app.close()
         if temporary is not None:
             temporary.cleanup()
 
