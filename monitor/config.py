@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from monitor.core.classify import Kind, Severity
 from monitor.core.durations import parse_duration
 from monitor.core.hours import SupportHours
+from monitor.core.language import normalise_code, supported
 from monitor.errors import ConfigError
 from spiders import SPIDERS
 
@@ -125,6 +126,18 @@ class ClassifierConfig(_Strict):
     # Extra processes that classify part of each batch (0: only the ingest thread). On a
     # machine with two or more cores, 1 takes classification off the crawl's core.
     workers: StrictInt = Field(default=0, ge=0, le=64)
+
+    @field_validator("languages")
+    @classmethod
+    def _detectable(cls, value: list[str]) -> list[str]:
+        unknown = [code for code in value if not supported(normalise_code(code) or "")]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a language the detector "
+                             "knows (ISO 639-1 codes such as en, nb, ru; see "
+                             "docs/classification.md)")
+        if not value:
+            raise ValueError("at least one language")
+        return value
 
 
 class BrandConfig(_Strict):

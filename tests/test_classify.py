@@ -18,6 +18,7 @@ from monitor.core.classify import (
     RuleClassifier,
     Severity,
     Verdict,
+    _shouting,
     human_count,
 )
 from monitor.core.language import LanguageDetector, normalise_code, script_language
@@ -558,3 +559,26 @@ def test_verdicts_do_not_depend_on_the_token_memory(monkeypatch: pytest.MonkeyPa
     expected = [RuleClassifier().classify(Document(text)) for text in texts]
     monkeypatch.setattr(engine, "_TOKEN_CACHE_SIZE", 3)
     assert [RuleClassifier().classify(Document(text)) for text in texts] == expected
+
+
+@pytest.mark.parametrize(("text", "shouting"), [
+    ("THIS APP IS TERRIBLE AND NOBODY ANSWERS", True),
+    ("This app is terrible and nobody answers", False),
+    ("ЭТО ПРИЛОЖЕНИЕ УЖАСНО, НИКТО НЕ ОТВЕЧАЕТ", True),
+    ("𝐓𝐇𝐈𝐒 𝐀𝐏𝐏 𝐈𝐒 𝐓𝐄𝐑𝐑𝐈𝐁𝐋𝐄 refund", False),  # mathematical bold has no case
+    ("WORST SERVICE ᵉᵛᵉʳ ᵗʰᵃⁿᵏˢ ᵃ ˡᵒᵗ", True),  # modifier letters have no case either
+    ("ⒶⒷⒸⒹⒺⒻⒼⒽⒾⒿⓀⓁ ok", False),
+])
+def test_shouting_counts_letters_that_have_a_case(text: str, shouting: bool) -> None:
+    assert _shouting(text) is shouting
+
+
+def test_the_listed_model_languages_are_the_models() -> None:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from monitor.core.language import MODEL_LANGUAGES, supported
+
+    labels = set(LanguageIdentifier.from_model_file(MODEL_FILE).nb_classes)
+    assert labels - {"zxx"} == MODEL_LANGUAGES  # "no linguistic content" is not a language
+    assert [supported(c) for c in ("nb", "no", "nn", "ja", "zh", "zxx", "xx")] == [
+        True, True, True, True, True, False, False]

@@ -296,3 +296,23 @@ def test_every_boolean_and_number_key_is_strict() -> None:
             if _lax_scalar(field.annotation):
                 lax.append(f"{name}.{field_name}")
     assert lax == []
+
+
+@pytest.mark.parametrize(("languages", "expected"), [
+    (["en", "xx"], "classifier.languages: 'xx': not a language the detector knows"),
+    (["en", "klingon", "qq"], "classifier.languages: 'klingon', 'qq': not a language"),
+    ([], "classifier.languages: at least one language"),
+])
+def test_classifier_languages_the_detector_cannot_tell_are_reported(
+        tmp_path: Path, languages: list[str], expected: str) -> None:
+    # Found by check-config, not by the first mention a running daemon detects.
+    path = write(tmp_path, GOOD + f"\n[classifier]\nlanguages = {languages!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"HOOK_TOKEN": "x"})
+    assert any(problem.startswith(f"{path}: {expected}") for problem in caught.value.problems), \
+        caught.value.problems
+
+
+def test_classifier_languages_in_any_spelling_of_a_known_code_load(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + '\n[classifier]\nlanguages = ["en-GB", "no", "nb", "JA", "pt"]\n')
+    assert load_config(path, environ={"HOOK_TOKEN": "x"}).classifier.languages[0] == "en-GB"

@@ -157,6 +157,18 @@ def test_what_the_model_may_override() -> None:
                    "looks like a job advert ('we are hiring')"):
         final = Verdict(Kind.OTHER, Severity.LOW, (reason,), 0.0, "en")
         assert _with(final, other=0.0).classify(doc) == final
+        # Wherever the rules put it: after lexicon hits, after a rating.
+        later = Verdict(Kind.OTHER, Severity.LOW, ("rating 3/5", "mentions 'it's been'", reason),
+                        0.0, "en")
+        assert _with(later, other=0.0).classify(doc) == later
+
+
+def test_a_job_advert_with_complaint_words_stays_an_advert() -> None:
+    text = "Paid for next day delivery. It's been five days. We're hiring, apply now."
+    rules = RuleClassifier().classify(Document(text=text, language="en"))
+    assert rules.kind is Kind.OTHER and any(r.startswith("looks like a job advert")
+                                            for r in rules.reasons)
+    assert load_classifier(None).classify(Document(text=text, language="en")) == rules
 
 
 def test_options_reach_the_rules() -> None:

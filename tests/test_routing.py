@@ -951,6 +951,33 @@ def test_escalation_resumes_for_a_mention_whose_snooze_has_ended(
     app.store.close()
 
 
+def test_escalation_due_during_a_snooze_waits_for_its_end(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """Snoozed from DAY+1m to DAY+30m; the tier-1 escalation falls due at DAY+10m: it
+    waits for the snooze, then wakes the next person if nobody has acted, once."""
+    from monitor import triage
+
+    app, clock = _complaint_alerted_by_day(tmp_path, receivers)
+    with app.store.session() as session:
+        mention_id = int(session.scalars(select(Mention.id)).one())
+    snooze_end = DAY + timedelta(minutes=30)
+    assert triage.snooze(app.store, [mention_id], snooze_end, "cy",
+                         DAY + timedelta(minutes=1)) == 1
+    assert app.ingestor.planner is not None
+    clock[0] = DAY + timedelta(minutes=15)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    with app.store.session() as session:
+        assert {a.escalate_at for a in session.scalars(
+            select(Alert).where(Alert.tier == 0))} == {snooze_end}
+    clock[0] = snooze_end
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+    clock[0] = snooze_end + timedelta(minutes=1)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
+    app.store.close()
+
+
 def test_held_alert_goes_out_alone_when_the_rest_of_its_batch_was_handled(
         tmp_path: Path, receivers: dict[str, Receiver]) -> None:
     """Two held, one replied before the opening: the other is sent once, as itself (not

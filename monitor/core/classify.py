@@ -157,11 +157,16 @@ def _count_label(n: int, key: str) -> str:
 
 
 def _shouting(text: str) -> bool:
-    """At least 12 cased letters, 70% of them capitals."""
-    upper = sum(map(str.isupper, text))
-    if upper < 9:  # fewer cannot be 70% of 12 or more
-        return False
-    letters = upper + sum(map(str.islower, text))
+    """At least 12 letters that have a case, 70% of them capitals. Letters without a
+    case mapping (mathematical bold 𝐁, circled Ⓐ, modifier ᵉ) do not count."""
+    if text.isascii():  # the cased letters are A-Z and a-z: counted in C
+        upper = sum(map(str.isupper, text))
+        if upper < 9:  # fewer cannot be 70% of 12 or more
+            return False
+        letters = upper + sum(map(str.islower, text))
+    else:
+        cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+        letters, upper = len(cased), sum(1 for c in cased if c.isupper())
     return letters >= 12 and upper / letters >= 0.7
 
 

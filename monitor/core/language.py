@@ -101,6 +101,22 @@ def _script_of(ch: str) -> str | None:
     return "han" if _HAN[0] <= cp <= _HAN[1] else None
 
 
+#: The languages py3langid's model tells apart (its labels, "no" for Norwegian), listed
+#: so that a config can be checked without loading the model; a test keeps it in step.
+MODEL_LANGUAGES = frozenset({
+    "ace", "af", "am", "an", "ar", "ary", "arz", "as", "az", "ba", "bcl", "be", "bg",
+    "bn", "br", "bs", "ca", "crh", "cs", "cy", "da", "de", "dz", "el", "en", "eo", "es",
+    "et", "eu", "ext", "fa", "fi", "fo", "fr", "fuv", "fy", "ga", "gcf", "gcr", "gd",
+    "gl", "gom", "grc", "gu", "gug", "guw", "ha", "hbo", "he", "hi", "hr", "ht", "hu",
+    "hy", "id", "ig", "is", "it", "ja", "jv", "ka", "kab", "kik", "kk", "km", "kn",
+    "ko", "ku", "ky", "la", "lb", "lg", "lij", "ln", "lo", "lt", "ltg", "lv", "mg",
+    "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "nso", "oc", "om",
+    "or", "pa", "pcm", "pl", "ps", "pt", "qu", "ro", "ru", "rw", "sa", "sdh", "se",
+    "si", "sk", "sl", "sn", "so", "sq", "sr", "st", "sv", "sw", "ta", "te", "tg", "th",
+    "tk", "tl", "tr", "tt", "ug", "uk", "ur", "uz", "uzs", "vec", "vi", "vo", "wa",
+    "wuu", "xh", "yo", "yue", "zh", "zu",
+})
+
 # Codes py3langid's model names differently from ours (Norwegian: "no", bokmål is "nb").
 _TO_MODEL = {"nb": "no"}
 _FROM_MODEL = {model: ours for ours, model in _TO_MODEL.items()}
@@ -127,7 +143,7 @@ def _identifier(codes: tuple[str, ...]) -> Any:
 
 def supported(code: str) -> bool:
     """Whether the detector can tell this ISO 639-1 code (after ``normalise_code``)."""
-    return _TO_MODEL.get(code, code) in _full_model()._full_model[2]
+    return _TO_MODEL.get(code, code) in MODEL_LANGUAGES
 
 
 class LanguageDetector:

@@ -154,7 +154,7 @@ class LearnedClassifier:
         verdict = self.rules.classify(document)
         if verdict.kind is Kind.COMPLAINT or not (document.text or document.title):
             return verdict
-        if verdict.reasons and verdict.reasons[0].startswith(_FINAL_REASONS):
+        if any(reason.startswith(_FINAL_REASONS) for reason in verdict.reasons):
             return verdict
         threshold = self.thresholds.get(verdict.kind.value)
         if threshold is None:

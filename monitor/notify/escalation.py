@@ -30,7 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from monitor.core.triage import handled
+from monitor.core.triage import SNOOZED, handled
 from monitor.errors import MonitorError
 from monitor.notify.targets import AlertPlanner, Planned, planned_rows
 from monitor.store import Store
@@ -194,6 +194,15 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
             same.append(col(Alert.incident_id) == subject_id)
         else:
             same.append(col(Alert.id) == alert.id)
+        snoozed_until = _running_snooze(session, subject_id, now) if kind == "m" else None
+        if snoozed_until is not None:
+            # Snoozed: not now. If nobody has dealt with it when the snooze ends, the
+            # escalation goes on then (handled() no longer counts an ended snooze).
+            if _count(session.execute(update(Alert).where(*same)
+                                      .values(escalate_at=snoozed_until))):
+                log.info("escalation_deferred alert=%s until=%s", alert.id,
+                         snoozed_until.isoformat())
+            return 0
         cleared = _count(session.execute(update(Alert).where(*same).values(escalate_at=None)))
         if cleared == 0:
             return 0  # another process took it, or it was acknowledged meanwhile
@@ -222,6 +231,17 @@ def _escalate_one(store: Store, planner: AlertPlanner, alert: Alert,
             inserted += len(result.all())
     log.info("escalated alert=%s to_tier=%s new=%s", alert.id, tier, inserted)
     return inserted
+
+
+def _running_snooze(session: Session, mention_id: int | None,
+                    now: datetime) -> datetime | None:
+    """When the mention's snooze ends, if it is snoozed and the snooze still runs."""
+    found = session.execute(select(col(Mention.status), col(Mention.snoozed_until))
+                            .where(col(Mention.id) == mention_id)).first()
+    if found is None:
+        return None
+    status, until = found
+    return until if status == SNOOZED and until is not None and until > now else None
 
 
 def _handled(session: Session, kind: str, subject_id: int | None,

@@ -50,11 +50,14 @@ class _FoldTable(dict[int, str]):
     those are all dropped."""
 
     def __missing__(self, code: int) -> str:
+        if len(self) >= _FOLD_TABLE_SIZE:  # only text made of every code point gets here
+            self.clear()
         decomposed = unicodedata.normalize("NFD", chr(code))
         folded = self[code] = "".join(c for c in decomposed if not unicodedata.combining(c))
         return folded
 
 
+_FOLD_TABLE_SIZE = 65_536
 _FOLD = _FoldTable()
 
 
@@ -127,8 +130,9 @@ def _plain(info: _Token, token: str) -> _Token:
     return replace(info, plain=plain)
 
 
-#: Distinct tokens remembered per lexicon; past it the memory starts afresh.
-_TOKEN_CACHE_SIZE = 200_000
+#: Distinct tokens remembered per lexicon (one per brand and language; about 150 bytes
+#: a token); past it the memory starts afresh.
+_TOKEN_CACHE_SIZE = 50_000
 
 
 @dataclass(slots=True)
