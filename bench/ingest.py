@@ -95,6 +95,7 @@ def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[s
     app.store.start_checkpointer()  # as review-monitor run does
     if app.ingestor.pool is not None:
         app.ingestor.pool.wait_ready()  # a daemon starts its workers once, not per crawl
+    app.warm_up()
     tune_gc()  # as review-monitor run does
     daemon = Daemon(app)
     started = time.perf_counter()

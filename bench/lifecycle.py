@@ -727,7 +727,6 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
     from sqlalchemy import text
 
     from monitor.app import make_app
-    from monitor.core.classify import Document
     from monitor.logs import setup_logging
 
     setup_logging("WARNING")
@@ -749,9 +748,9 @@ def phase(store_url: str, stored: int, count: int, seed: int, page_share: float,
                            "tuned_gc": tuned_gc,
                            "classifier_workers": classifier_workers,
                            "migrate_s": round(time.perf_counter() - started, 2)}
-    # The language model loads on first use: load it before anything is timed.
-    for classifier in app.classifiers.values():
-        classifier.classify(Document(text="Acme never answered my ticket, again."))
+    # What classifying loads on first use (the language model, lexicons): before anything
+    # is timed, as review-monitor run does at start-up.
+    app.warm_up()
     if tuned_gc:
         from monitor.daemon import tune_gc
 

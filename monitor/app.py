@@ -11,7 +11,7 @@ from typing import TextIO
 from monitor.classifier_plugin import BUILT_IN_NAMES, load_classifier
 from monitor.classify_pool import ClassifierPool
 from monitor.config import BrandConfig, ClassifierConfig, Config
-from monitor.core.classify import BrandVocabulary, Classifier
+from monitor.core.classify import BrandVocabulary, Classifier, Document
 from monitor.ingest import Ingestor
 from monitor.notify.channels import Channels
 from monitor.notify.dispatcher import Dispatcher
@@ -39,6 +39,16 @@ class App:
         Nothing else starts them, except a batch big enough to share (see ClassifierPool)."""
         if self.ingestor.pool is not None:
             self.ingestor.pool.start()
+
+    def warm_up(self) -> None:
+        """Load now what classifying loads on first use (the lexicons of every brand and
+        configured language, the language model, the learned weights): the daemon does it
+        at start-up, before ``tune_gc`` freezes what start-up loaded, instead of in its
+        first ingest batch."""
+        for classifier in self.classifiers.values():
+            classifier.classify(Document(text="Nothing to report, just getting ready."))
+            for language in self.config.classifier.languages:
+                classifier.classify(Document(text="getting ready", language=language))
 
     def close(self) -> None:
         """Stop the classifier workers (if any started), then close the store."""

@@ -199,6 +199,7 @@ def _run(path: Path, once: bool, force: bool) -> int:
     try:
         app.start_workers()  # [classifier] workers load their model while the daemon starts
         app.store.start_checkpointer()
+        app.warm_up()
         tune_gc()
         daemon = Daemon(app)
 

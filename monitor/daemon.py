@@ -42,7 +42,7 @@ def tune_gc() -> None:
     on ``bench/lifecycle.py`` (200,000 stored) the mixed workload ran at 1,559/s with
     the defaults and 2,225/s with fewer collections. What is loaded at start (models,
     lexicons, the config) lives as long as the process: ``gc.freeze`` takes it out of
-    every collection. Call once, after start-up."""
+    every collection. Call once, after start-up (``App.warm_up`` loads the models)."""
     gc.collect()
     gc.freeze()
     _young, middle, old = gc.get_threshold()

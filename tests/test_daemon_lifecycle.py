@@ -330,3 +330,18 @@ def test_tune_gc_collects_less_often_and_never_over_what_start_up_loaded() -> No
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_warm_up_loads_every_brand_and_language_lexicon_before_the_first_batch(
+        tmp_path: Path) -> None:
+    from monitor.core.learned import LearnedClassifier
+
+    app = make_daemon(tmp_path, []).app
+    try:
+        app.warm_up()
+        languages = set(app.config.classifier.languages)
+        for classifier in app.classifiers.values():
+            assert isinstance(classifier, LearnedClassifier)
+            assert languages <= set(classifier.rules._compiled)
+    finally:
+        app.close()
