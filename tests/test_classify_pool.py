@@ -18,7 +18,7 @@ from feedgen import rss, sample_entries
 from httpserver import FixtureServer, Reply
 from sqlalchemy import select
 
-from monitor.app import make_app
+from monitor.app import App, make_app
 from monitor.classify_pool import MIN_SHARED, ClassifierPool
 from monitor.cli import main
 from monitor.config import parse_config
@@ -127,12 +127,16 @@ def _children() -> set[int]:
     return {process.pid for process in multiprocessing.active_children()}
 
 
+def _app_with_one_worker(tmp_path: Path, database: str) -> tuple[App, ClassifierPool]:
+    app = make_app(_config(tmp_path, database, 1), clock=lambda: NOW)
+    assert app.ingestor.pool is not None
+    return app, app.ingestor.pool
+
+
 def test_building_the_app_starts_no_worker(tmp_path: Path) -> None:
     """Workers start only when something ingests a batch worth sharing, or asks."""
     before = _children()
-    app = make_app(_config(tmp_path, "idle.db", 1), clock=lambda: NOW)
-    pool = app.ingestor.pool
-    assert pool is not None
+    app, pool = _app_with_one_worker(tmp_path, "idle.db")
     try:
         asyncio.run(app.dispatcher.drain())  # what the other commands do with an app
         app.ingestor.sweep_incidents()
@@ -150,9 +154,7 @@ def test_building_the_app_starts_no_worker(tmp_path: Path) -> None:
 def test_start_workers_starts_them_ready_and_close_stops_them(tmp_path: Path) -> None:
     """What the daemon and the benches do at start-up, before anything is ingested."""
     before = _children()
-    app = make_app(_config(tmp_path, "eager.db", 1), clock=lambda: NOW)
-    pool = app.ingestor.pool
-    assert pool is not None
+    app, pool = _app_with_one_worker(tmp_path, "eager.db")
     try:
         app.start_workers()
         app.start_workers()  # idempotent
