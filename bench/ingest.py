@@ -73,10 +73,15 @@ def serve(port_queue: Any, feeds: int, entries: int, language: str) -> None:
     server.serve_forever()
 
 
-def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[str, Any]:
+def phase_monitor(base: str, feeds: int, store_url: str, workers: int,
+                  crawl_only: bool = False) -> dict[str, Any]:
+    """The daemon's crawl into the store; with ``crawl_only`` the same crawl (Scrapy,
+    the feed spider, feedparser, the crawl adapter's batches) with ingest replaced by a
+    count: the most any ingest could reach on this machine with this crawl."""
     from monitor.app import make_app
     from monitor.config import parse_config
     from monitor.daemon import Daemon, run_in_reactor, stop_reactor, tune_gc
+    from monitor.ingest import IngestResult
     from monitor.logs import setup_logging
 
     setup_logging("WARNING")
@@ -97,17 +102,48 @@ def phase_monitor(base: str, feeds: int, store_url: str, workers: int) -> dict[s
         app.ingestor.pool.wait_ready()  # a daemon starts its workers once, not per crawl
     app.warm_up()
     tune_gc()  # as review-monitor run does
+    crawled = 0
+    if crawl_only:
+        def count_only(items: Any, now: Any, listings: Any = ()) -> IngestResult:
+            nonlocal crawled
+            crawled += len(items)
+            result = IngestResult()
+            for item in items:
+                result.count(item.source_id, new=1)
+            result.new = len(items)
+            return result
+
+        app.ingestor.ingest = count_only  # type: ignore[method-assign]
     daemon = Daemon(app)
+    cpu_started = _cpu_s()
     started = time.perf_counter()
     # The whole path up to a committed outbox; sending is not what is measured here.
     run_in_reactor(lambda: daemon.crawl_due(force=True))
     stop_reactor()
     elapsed = time.perf_counter() - started
-    stored = app.store.mention_count()
+    cpu = _cpu_s() - cpu_started
+    stored = crawled if crawl_only else app.store.mention_count()
     outbox = app.store.outbox_counts()
     app.close()  # and the classifier workers, if any
     return {"seconds": elapsed, "entries": stored, "alerts_queued": sum(outbox.values()),
-            "classifier_workers": workers}
+            "classifier_workers": workers, "crawl_only": crawl_only,
+            # CPU time of this process and its classifier workers (not a database server's)
+            "cpu_s": round(cpu, 2)}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process (every thread) and of its ended children; live
+    classifier workers are counted by pid through /proc."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def phase_reader(base: str, feeds: int, workers: int) -> dict[str, Any]:
@@ -117,12 +153,14 @@ def phase_reader(base: str, feeds: int, workers: int) -> dict[str, Any]:
     reader = make_reader(os.path.join(directory, "reader.sqlite"))
     for feed in range(feeds):
         reader.add_feed(f"{base}/feed/{feed}.xml")
+    cpu_started = _cpu_s()
     started = time.perf_counter()
     reader.update_feeds(workers=workers)
     elapsed = time.perf_counter() - started
+    cpu = _cpu_s() - cpu_started
     entries = reader.get_entry_counts().total
     reader.close()
-    return {"seconds": elapsed, "entries": entries, "workers": workers}
+    return {"seconds": elapsed, "entries": entries, "workers": workers, "cpu_s": round(cpu, 2)}
 
 
 def run_phase(name: str, args: argparse.Namespace, base: str, extra: str = "") -> dict[str, Any]:
@@ -159,6 +197,9 @@ def main() -> None:
     parser.add_argument("--classifier-workers", type=int, default=0,
                         help="[classifier] workers for review-monitor (0: the default, "
                              "classification in the ingest thread only)")
+    parser.add_argument("--crawl-only", action="store_true",
+                        help="also time the crawl alone (ingest replaced by a count): the "
+                             "ceiling of any ingest behind this crawl")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -168,7 +209,8 @@ def main() -> None:
         if args.phase == "reader":
             result = phase_reader(args.base, args.feeds, int(args.store or 8))
         else:
-            result = phase_monitor(args.base, args.feeds, args.store, args.classifier_workers)
+            result = phase_monitor(args.base, args.feeds, args.store, args.classifier_workers,
+                                   crawl_only=args.phase == "crawl_only")
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps(result))
         return
@@ -187,6 +229,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             sqlite = run_phase("monitor", args, base, f"sqlite:///{directory}/bench.db")
         results["monitor_sqlite"] = sqlite
+        if args.crawl_only:
+            with tempfile.TemporaryDirectory() as directory:
+                results["crawl_only"] = run_phase("crawl_only", args, base,
+                                                  f"sqlite:///{directory}/bench.db")
         try:
             postgres = run_phase("monitor", args, base, fresh_pg_database(args.pg))
             results["monitor_postgres"] = postgres
@@ -197,8 +243,8 @@ def main() -> None:
         server.terminate()
     reader_rate = results["reader"]["entries"] / results["reader"]["seconds"]
     results["reader"]["entries_per_s"] = round(reader_rate, 1)
-    for key in ("monitor_sqlite", "monitor_postgres"):
-        phase = results[key]
+    for key in ("monitor_sqlite", "monitor_postgres", "crawl_only"):
+        phase = results.get(key, {})
         if "seconds" in phase:
             rate = phase["entries"] / phase["seconds"]
             phase["entries_per_s"] = round(rate, 1)
