@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -571,6 +572,23 @@ def test_verdicts_do_not_depend_on_the_token_memory(monkeypatch: pytest.MonkeyPa
 ])
 def test_shouting_counts_letters_that_have_a_case(text: str, shouting: bool) -> None:
     assert _shouting(text) is shouting
+
+
+def test_shouting_agrees_with_a_test_of_each_character() -> None:
+    """The case table gives the verdict a Python test of every character would, across
+    the whole of Unicode (lone surrogates, emoji and other planes included)."""
+    def by_character(text: str) -> bool:
+        cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+        upper = sum(1 for c in cased if c.isupper())
+        return len(cased) >= 12 and upper / len(cased) >= 0.7
+
+    rng = random.Random(7)
+    every = [chr(code) for code in range(0x110000)]
+    texts = ["".join(every[start:start + 40]) for start in range(0, len(every), 40)]
+    texts += ["É" * 9 + "ü" * 3 + "😀", "ÉÜÖ" * 5 + "x", "𝐀" * 20 + "ÀÉ"]
+    texts += ["".join(rng.choice(every) for _ in range(30)) for _ in range(2000)]
+    texts += [text.upper() for text in texts[-2000:]]
+    assert [_shouting(text) for text in texts] == [by_character(text) for text in texts]
 
 
 def test_the_listed_model_languages_are_the_models() -> None:
