@@ -163,6 +163,28 @@ def test_what_the_model_may_override() -> None:
         assert _with(later, other=0.0).classify(doc) == later
 
 
+def test_long_texts_use_their_own_thresholds(tmp_path: Path) -> None:
+    model = LinearModel(weights={"w:late": 3.0}, bias=0.0, thresholds={"praise": 0.5},
+                        meta={}, long_thresholds={}, long_chars=40)
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    assert load_model(path) == model
+    praise = Verdict(Kind.PRAISE, Severity.LOW, ("praise",), 0.0, "en")
+    clf = LearnedClassifier(rules=RuleClassifier(detector=lambda _t: None), weights=path)
+    clf.rules = _Fixed(praise)  # type: ignore[assignment]
+    short = Document(text="Late, late, late. Great.")
+    assert clf.classify(short).kind is Kind.COMPLAINT
+    long = Document(text="Late, late, late. Great. " + "The rest of the story. " * 3)
+    assert clf.classify(long) == praise  # no threshold for long praise
+    # the thresholds option sets both bands
+    clf.thresholds, clf.long_thresholds = {}, {"praise": 0.5}
+    assert clf.classify(long).kind is Kind.COMPLAINT and clf.classify(short) == praise
+    # the shipped model: praise is never overridden in a long text
+    shipped = load_model()
+    assert shipped.long_chars is not None and shipped.long_thresholds is not None
+    assert "praise" not in shipped.long_thresholds
+
+
 def test_a_job_advert_with_complaint_words_stays_an_advert() -> None:
     text = "Paid for next day delivery. It's been five days. We're hiring, apply now."
     rules = RuleClassifier().classify(Document(text=text, language="en"))

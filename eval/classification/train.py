@@ -43,11 +43,16 @@ from monitor.core.learned import CHAR_SIZES, WEIGHTS_RESOURCE, LinearModel, feat
 HERE = Path(__file__).resolve().parent
 DEV_SETS: tuple[str, ...] = (
     "dev", "dev2", "dev3", "dev_apps", "dev_ja", "dev_sarcasm", "fresh", "fresh2", "stories",
-    "dev_learned",
+    "dev_learned", "dev_recall",
 )
 HELD_OUT: frozenset[str] = frozenset({"test", "holdout", "holdout_ja", "fresh3"})
 OUT = ROOT / "monitor" / "core" / "lexicon" / WEIGHTS_RESOURCE
 OVERRIDABLE: tuple[str, ...] = ("other", "question", "praise")
+#: Development sets the rules were not written on: the only ones where the rules'
+#: precision is not flattered, so the threshold rule is checked on them.
+FRESH_SETS: tuple[str, ...] = ("dev_learned", "dev_recall")
+#: Override precisions tried, strictest first (see --precision).
+PRECISION_STEPS: tuple[float, ...] = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 
 
 def load(names: Sequence[str]) -> list[dict[str, Any]]:
@@ -124,24 +129,72 @@ def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def thresholds_for(p: np.ndarray, y: np.ndarray, rule_kind: Sequence[str],
-                   fpr: float) -> dict[str, float]:
-    """Per rule kind, the lowest threshold overriding at most ``fpr`` of its non-complaints."""
+                   precision: float, min_overrides: int = 5) -> dict[str, float]:
+    """Per rule kind, the lowest threshold whose overrides are right often enough.
+
+    For each kind the rules chose, the items of that kind are ranked by their
+    out-of-fold probability; the threshold is the lowest probability at which
+    the items at or above it are complaints at least ``precision`` of the time
+    (and there are at least ``min_overrides`` of them). A kind where no such
+    threshold exists is never overridden. Clamped to [0.5, 0.99].
+    """
     out: dict[str, float] = {}
     kinds = np.array(rule_kind)
     for kind in OVERRIDABLE:
-        neg = np.sort(p[(kinds == kind) & (y == 0)])[::-1]
-        if len(neg) == 0:
+        sel = kinds == kind
+        if not sel.any():
             continue
-        allowed = int(math.floor(fpr * len(neg)))
-        # threshold just above the (allowed+1)-th highest negative probability
-        t = float(neg[allowed]) + 1e-6 if allowed < len(neg) else 0.5
+        order = np.argsort(-p[sel], kind="stable")
+        ps, ys = p[sel][order], y[sel][order]
+        hits = np.cumsum(ys)
+        best = -1
+        for k in range(min_overrides, len(ps) + 1):
+            # only cut between distinct probabilities
+            if k < len(ps) and ps[k] == ps[k - 1]:
+                continue
+            if hits[k - 1] / k >= precision:
+                best = k
+        if best < 0:
+            continue
+        t = float(ps[best - 1]) - 1e-6
         out[kind] = round(max(0.5, min(0.99, t)), 4)
     return out
 
 
-def blend(p: np.ndarray, rule_kind: list[str], thresholds: dict[str, float]) -> np.ndarray:
-    return np.array([k == "complaint" or (k in thresholds and pi >= thresholds[k])
-                     for pi, k in zip(p, rule_kind, strict=True)])
+def band_thresholds(p: np.ndarray, y: np.ndarray, rule_kind: Sequence[str],
+                    lengths: np.ndarray, precision: float, long_chars: int,
+                    min_items: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Thresholds for texts up to ``long_chars`` characters and for longer ones.
+
+    Each band gets :func:`thresholds_for` on its own items. A kind with fewer
+    than ``min_items`` development items in the long band cannot be judged
+    there and takes its threshold over all lengths instead.
+    """
+    kinds = np.array(rule_kind)
+    short = lengths <= long_chars
+    overall = thresholds_for(p, y, rule_kind, precision)
+    short_th = thresholds_for(p[short], y[short], list(kinds[short]), precision)
+    long_th: dict[str, float] = {}
+    long_own = thresholds_for(p[~short], y[~short], list(kinds[~short]), precision)
+    for kind in OVERRIDABLE:
+        if int(((kinds == kind) & ~short).sum()) >= min_items:
+            if kind in long_own:
+                long_th[kind] = long_own[kind]
+        elif kind in overall:
+            long_th[kind] = overall[kind]
+    return short_th, long_th
+
+
+def blend(p: np.ndarray, rule_kind: Sequence[str], thresholds: dict[str, float],
+          long_thresholds: dict[str, float] | None = None,
+          lengths: np.ndarray | None = None, long_chars: int = 0) -> np.ndarray:
+    out = []
+    for i, (pi, k) in enumerate(zip(p, rule_kind, strict=True)):
+        th = thresholds
+        if long_thresholds is not None and lengths is not None and lengths[i] > long_chars:
+            th = long_thresholds
+        out.append(k == "complaint" or (k in th and pi >= th[k]))
+    return np.array(out)
 
 
 def main() -> int:
@@ -150,10 +203,18 @@ def main() -> int:
     ap.add_argument("--c", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0],
                     help="regularisation strengths to cross-validate (the best F1 is kept)")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--fpr", type=float, default=0.10,
-                    help="share of each kind's development non-complaints the model may "
-                         "override (out of fold)")
-    ap.add_argument("--kinds", nargs="+", default=["other"], choices=OVERRIDABLE,
+    ap.add_argument("--precision", type=float, nargs="+", default=list(PRECISION_STEPS),
+                    help="per rule kind, the share of the model's out-of-fold overrides "
+                         "that must be complaints (the threshold is the lowest that keeps it); "
+                         "of several, the lowest whose blend keeps complaint precision >= "
+                         "--target-precision on every set in FRESH_SETS, out of fold")
+    ap.add_argument("--target-precision", type=float, default=0.85)
+    ap.add_argument("--long-chars", type=int, default=160,
+                    help="texts longer than this get their own thresholds")
+    ap.add_argument("--min-long", type=int, default=20,
+                    help="fewer development items of a kind than this among the long texts: "
+                         "the long texts use the kind's threshold over all lengths")
+    ap.add_argument("--kinds", nargs="+", default=list(OVERRIDABLE), choices=OVERRIDABLE,
                     help="rule kinds the model may turn into complaints")
     ap.add_argument("--min-weight", type=float, default=0.02,
                     help="drop weights smaller than this from the shipped file")
@@ -187,25 +248,47 @@ def main() -> int:
             best = (c, f1, p)
     assert best is not None
     c, _, p = best
-    th = {k: v for k, v in thresholds_for(p, y, rule_kind, args.fpr).items()
-          if k in args.kinds}
-    bp, br = prf(blend(p, rule_kind, th), y)
-    print(f"chosen C={c:g}; thresholds {th}")
+    lengths = np.array([len(t) for t in texts])
+    sets = np.array([r["set"] for r in rows])
+    fresh = [sets == name for name in FRESH_SETS if (sets == name).any()]
+    chosen: float | None = None
+    for precision in sorted(args.precision, reverse=True):
+        short_th, long_th = band_thresholds(p, y, rule_kind, lengths, precision,
+                                            args.long_chars, args.min_long)
+        th = {k: v for k, v in short_th.items() if k in args.kinds}
+        lth = {k: v for k, v in long_th.items() if k in args.kinds}
+        pred = blend(p, rule_kind, th, lth, lengths, args.long_chars)
+        worst = min((prf(pred[m], y[m])[0] for m in fresh), default=1.0)
+        recall = prf(pred, y)[1]
+        print(f"  override precision {precision:.2f}: thresholds {th}, longer {lth}; "
+              f"blend P {prf(pred, y)[0]:.3f} R {recall:.3f}; lowest precision on "
+              f"{'/'.join(FRESH_SETS)} {worst:.3f}")
+        if worst >= args.target_precision or chosen is None:
+            chosen, keep = precision, (th, lth)
+    assert chosen is not None
+    th, lth = keep
+    print(f"override precision chosen: {chosen:.2f}")
+    pred = blend(p, rule_kind, th, lth, lengths, args.long_chars)
+    bp, br = prf(pred, y)
+    print(f"chosen C={c:g}; thresholds (up to {args.long_chars} chars) {th}; longer {lth}")
     print(f"blend, out of fold (rules in sample): P {bp:.3f} R {br:.3f}")
+    for name in FRESH_SETS:
+        m = sets == name
+        if m.any():
+            tp = int((pred & (y == 1) & m).sum())
+            print(f"  {name} (the rules were not written on it): rules P {prf(np.array([k == 'complaint' for k in rule_kind])[m], y[m])[0]:.3f} "
+                  f"R {prf(np.array([k == 'complaint' for k in rule_kind])[m], y[m])[1]:.3f}; "
+                  f"blend P {tp / max(1, int((pred & m).sum())):.3f} "
+                  f"R {tp / max(1, int(((y == 1) & m).sum())):.3f}")
     kinds = np.array(rule_kind)
     for kind in OVERRIDABLE:
-        if kind not in th:
-            continue
-        sel = kinds == kind
-        over = sel & (p >= th[kind])
-        print(f"  rules said {kind:<8}: {int(sel.sum()):>4} items, "
-              f"{int((sel & (y == 1)).sum()):>3} complaints; model overrides "
-              f"{int(over.sum())} ({int((over & (y == 1)).sum())} complaints)")
-    # How the model alone ranks complaints the rules were not written on cannot be told
-    # from these sets; the out-of-fold recall of the model on all complaints is the proxy.
-    for t in sorted(set(th.values())):
-        pred = p >= t
-        print(f"  model alone at {t:.3f}: P {prf(pred, y)[0]:.3f} R {prf(pred, y)[1]:.3f}")
+        for band, sel_len, table in (("short", lengths <= args.long_chars, th),
+                                     ("long", lengths > args.long_chars, lth)):
+            sel = (kinds == kind) & sel_len
+            over = sel & (p >= table.get(kind, 2.0))
+            print(f"  rules said {kind:<8} ({band:<5}): {int(sel.sum()):>4} items, "
+                  f"{int((sel & (y == 1)).sum()):>3} complaints; model overrides "
+                  f"{int(over.sum())} ({int((over & (y == 1)).sum())} complaints)")
 
     if args.write:
         vec, clf = fit(texts, y, c)
@@ -214,8 +297,10 @@ def main() -> int:
                    if abs(w) >= args.min_weight}
         model = LinearModel(
             weights=weights, bias=float(clf.intercept_[0]), thresholds=th,
+            long_thresholds=lth, long_chars=args.long_chars,
             meta={"trained_on": sorted(by_set), "items": len(rows),
-                  "complaints": int(y.sum()), "C": c, "fpr": args.fpr,
+                  "complaints": int(y.sum()), "C": c, "override_precision": chosen,
+                  "target_precision": args.target_precision, "long_chars": args.long_chars,
                   "char_sizes": list(CHAR_SIZES),
                   "trainer": "eval/classification/train.py"})
         out: Path = args.out

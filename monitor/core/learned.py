@@ -76,6 +76,10 @@ class LinearModel:
     # complaint; a kind that is missing is never overridden.
     thresholds: Mapping[str, float]
     meta: Mapping[str, Any]
+    # Texts longer than ``long_chars`` characters use ``long_thresholds`` instead
+    # (set apart on the development data: long reviews read differently).
+    long_thresholds: Mapping[str, float] | None = None
+    long_chars: int | None = None
 
     def probability(self, text: str) -> float:
         grams = features(text)
@@ -96,16 +100,24 @@ class LinearModel:
             bias=float(data["bias"]),
             thresholds={str(k): float(v) for k, v in data["thresholds"].items()},
             meta=dict(data.get("meta", {})),
+            long_thresholds=({str(k): float(v) for k, v in data["long_thresholds"].items()}
+                             if data.get("long_thresholds") is not None else None),
+            long_chars=(int(data["long_chars"]) if data.get("long_chars") is not None
+                        else None),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": "review-monitor-linear-1",
             "meta": dict(self.meta),
             "bias": round(self.bias, 6),
             "thresholds": dict(self.thresholds),
-            "weights": {k: round(v, 5) for k, v in sorted(self.weights.items())},
         }
+        if self.long_chars is not None and self.long_thresholds is not None:
+            out["long_chars"] = self.long_chars
+            out["long_thresholds"] = dict(self.long_thresholds)
+        out["weights"] = {k: round(v, 5) for k, v in sorted(self.weights.items())}
+        return out
 
 
 def load_model(path: str | Path | None = None) -> LinearModel:
@@ -132,7 +144,9 @@ class LearnedClassifier:
     ``detector``...) and passes them on. ``weights``: a JSON file of weights
     (default: the packaged ones). ``thresholds``: per rule kind ("other",
     "question", "praise"), the model probability at or above which the
-    mention becomes a complaint (default: the ones trained with the weights).
+    mention becomes a complaint (default: the ones trained with the weights;
+    texts longer than the model's ``long_chars`` use its long-text thresholds,
+    and ``thresholds`` sets both).
     """
 
     def __init__(self, *, weights: str | Path | None = None,
@@ -141,14 +155,23 @@ class LearnedClassifier:
         self.rules = rules or RuleClassifier(**rule_options)
         self.model = load_model(weights)
         self.thresholds: dict[str, float] = dict(self.model.thresholds)
+        self.long_thresholds: dict[str, float] = dict(
+            self.model.long_thresholds if self.model.long_thresholds is not None
+            else self.model.thresholds)
         if thresholds is not None:
-            self.thresholds.update({str(k): float(v) for k, v in thresholds.items()})
+            given = {str(k): float(v) for k, v in thresholds.items()}
+            self.thresholds.update(given)
+            self.long_thresholds.update(given)
 
-    def probability(self, document: Document) -> float:
+    @staticmethod
+    def _text(document: Document) -> str:
         text = document.text or ""
         if document.title:
             text = f"{document.title}\n{text}"
-        return self.model.probability(text)
+        return text
+
+    def probability(self, document: Document) -> float:
+        return self.model.probability(self._text(document))
 
     def classify(self, document: Document) -> Verdict:
         verdict = self.rules.classify(document)
@@ -156,10 +179,14 @@ class LearnedClassifier:
             return verdict
         if any(reason.startswith(_FINAL_REASONS) for reason in verdict.reasons):
             return verdict
-        threshold = self.thresholds.get(verdict.kind.value)
+        text = self._text(document)
+        long_chars = self.model.long_chars
+        table = (self.long_thresholds if long_chars is not None and len(text) > long_chars
+                 else self.thresholds)
+        threshold = table.get(verdict.kind.value)
         if threshold is None:
             return verdict
-        p = self.probability(document)
+        p = self.model.probability(text)
         if p < threshold:
             return verdict
         reasons = [f"reads like a complaint (model {p:.2f})"]
