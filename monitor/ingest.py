@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, event, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -22,7 +22,7 @@ from monitor.classify_pool import ClassifierPool, Job, classify_jobs
 from monitor.config import CONSOLE_CHANNEL, Config
 from monitor.core.classify import Classifier, Document, Kind, Severity, Verdict
 from monitor.core.dedupe import canonical_url, content_hash, dedupe_key
-from monitor.core.removals import Listing, Misses, missing_since
+from monitor.core.removals import Listing, first_miss, missing_since, unlisted
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.routing import Rule, Sample, match_brand
 from monitor.core.threads import PriorMessage, follow_up
@@ -152,8 +152,6 @@ class Ingestor:
         self.removal_watch = {source.id: source.interval for source in config.sources
                               if source.detect_removals}
         self.removal_grace = config.lifecycle.removal_grace
-        # The listings each source served before: a removal needs two polls' misses.
-        self.removal_misses = Misses()
         self.incidents = Incidents(store, config)
         # Canonical URLs that name several stored mentions (review pages): never merged.
         self._shared_urls: set[str] = set()
@@ -346,8 +344,9 @@ class Ingestor:
         alerts: list[dict[str, Any]] = []
         ids = sorted({known.id for known in seen.values()})
         for chunk in _chunks(ids, 500):
+            # Seen: an earlier listing's miss no longer counts (a removal needs two).
             session.execute(update(Mention).where(col(Mention.id).in_(chunk))
-                            .values(last_seen_at=now))
+                            .values(last_seen_at=now, unlisted_at=None))
         sightings = {(known.id, prepared[key].item.source_id): prepared[key].item.url
                      for key, known in seen.items()}
         # One upsert per sighting: a new source's first, or one more of a known one.
@@ -424,53 +423,80 @@ class Ingestor:
         Only from the other state, checked by the UPDATE itself: another process may
         have marked it since this one read it (False then, and no second revision).
         """
+        return bool(self._mark_many_removed(session, [(known, outcome)], now, removed))
+
+    def _mark_many_removed(self, session: Session, marks: Sequence[tuple[_Known, str | None]],
+                           now: datetime, removed: bool) -> list[int]:
+        """``_mark_removed`` for many mentions in one UPDATE and one INSERT per 500;
+        returns the ids that changed."""
+        by_id = {known.id: (known, outcome) for known, outcome in marks}
         state = col(Mention.removed_at).is_(None) if removed \
             else col(Mention.removed_at).is_not(None)
-        changed = session.execute(update(Mention).where(col(Mention.id) == known.id, state)
-                                  .values(removed=removed, removed_at=now if removed else None,
-                                          revisions=col(Mention.revisions) + 1))
-        if not changed.rowcount:  # type: ignore[attr-defined]
-            return False
-        session.execute(self.store.insert_ignore(MentionRevision).values(
-            mention_id=known.id, changed_at=now, changed_fields=["removed"],
-            title=known.title, body=known.body, rating=known.rating, kind=known.kind,
-            severity=known.severity, worse=False, better=False, outcome=outcome))
-        return True
+        changed: list[int] = []
+        for chunk in _chunks(sorted(by_id), 500):
+            changed.extend(session.scalars(
+                update(Mention).where(col(Mention.id).in_(chunk), state)
+                .values(removed=removed, removed_at=now if removed else None,
+                        revisions=col(Mention.revisions) + 1)
+                .returning(col(Mention.id))
+                .execution_options(synchronize_session=False)))
+        if changed:
+            session.execute(self.store.insert_ignore(MentionRevision), [
+                {"mention_id": known.id, "changed_at": now, "changed_fields": ["removed"],
+                 "title": known.title, "body": known.body, "rating": known.rating,
+                 "kind": known.kind, "severity": known.severity, "worse": False,
+                 "better": False, "outcome": outcome}
+                for mention_id in sorted(changed) for known, outcome in [by_id[mention_id]]])
+        return sorted(changed)
 
     def _unlisted(self, session: Session, listing: Listing, now: datetime,
                   result: IngestResult) -> None:
-        """Mark removed the source's mentions its complete listing has stopped showing."""
+        """Mark removed the source's mentions its complete listing has stopped showing.
+
+        A removal needs an earlier poll's miss (monitor/core/removals.py), kept on the
+        mention (``unlisted_at``) so that it outlives the process and is shared with
+        other daemons on the store: one read of the mentions the listing did not show
+        (by source and publication time), one UPDATE for their first misses, one for
+        the removals. Rolled back with the batch, a listing leaves no miss behind.
+        """
         interval = self.removal_watch.get(listing.source_id)
         if interval is None:
             return
         cutoff = missing_since(now, self.removal_grace, interval)
-        missing = [(_Known(*row[:-2]), row[-2], row[-1]) for row in session.execute(
-            select(*_KNOWN_COLUMNS, col(Mention.published_at), col(Mention.last_seen_at))
-            .where(col(Mention.source_id) == listing.source_id,
-                   col(Mention.published_at) > listing.span.oldest,
-                   col(Mention.published_at) <= listing.span.newest,
-                   col(Mention.external_id).is_not(None),
-                   col(Mention.removed_at).is_(None),
-                   col(Mention.last_seen_at) < cutoff)
-            .order_by(col(Mention.id)))]
-        # Not seen for the grace is not two misses (after 304s, failed fetches or a
-        # pause the last sighting is old): an earlier poll's listing must have missed it.
-        gone = 0
-        for known, published, last_seen in missing:
-            if not self.removal_misses.missed_before(listing.source_id, to_utc(published),
-                                                     to_utc(last_seen), now):
-                continue
-            if self._mark_removed(session, known, now, removed=True, outcome=(
-                    f"no longer listed by {listing.source_id}; last seen "
-                    f"{to_utc(last_seen):%Y-%m-%d %H:%M} UTC")):
-                gone += 1
-                log.info("mention_unlisted source=%s mention=%s", listing.source_id, known.id)
-        # Remembered once committed: a rolled-back batch's sightings were never stored.
-        event.listen(session, "after_commit", lambda _session: self.removal_misses.listed(
-            listing.source_id, listing.span, now), once=True)
-        result.removed += gone
-        if gone:
-            result.by_source.setdefault(listing.source_id, IngestResult()).removed += gone
+        gone: list[tuple[_Known, str | None]] = []
+        missed: list[int] = []
+        for row in session.execute(
+                select(*_KNOWN_COLUMNS, col(Mention.last_seen_at), col(Mention.unlisted_at))
+                .where(col(Mention.source_id) == listing.source_id,
+                       col(Mention.published_at) > listing.span.oldest,
+                       col(Mention.published_at) <= listing.span.newest,
+                       col(Mention.external_id).is_not(None),
+                       col(Mention.removed_at).is_(None),
+                       col(Mention.last_seen_at) < now)  # this batch's sightings were shown
+                .order_by(col(Mention.id))):
+            known = _Known(*row[:-2])
+            last_seen = to_utc(row[-2])
+            first_missed = to_utc(row[-1]) if row[-1] is not None else None
+            if unlisted(first_missed, last_seen, now, cutoff):
+                gone.append((known, f"no longer listed by {listing.source_id}; last seen "
+                                    f"{last_seen:%Y-%m-%d %H:%M} UTC"))
+            elif first_miss(first_missed, last_seen, now) != first_missed:
+                missed.append(known.id)
+        for chunk in _chunks(missed, 500):
+            # Unless another daemon's miss that still counts got there first.
+            session.execute(
+                update(Mention).where(col(Mention.id).in_(chunk),
+                                      col(Mention.last_seen_at) < now,
+                                      or_(col(Mention.unlisted_at).is_(None),
+                                          col(Mention.unlisted_at) <= col(Mention.last_seen_at)))
+                .values(unlisted_at=now)
+                .execution_options(synchronize_session=False))
+        removed = self._mark_many_removed(session, gone, now, removed=True) if gone else []
+        for mention_id in removed:
+            log.info("mention_unlisted source=%s mention=%s", listing.source_id, mention_id)
+        result.removed += len(removed)
+        if removed:
+            result.by_source.setdefault(listing.source_id, IngestResult()).removed += len(removed)
 
     # -- follow-ups -------------------------------------------------------------
 

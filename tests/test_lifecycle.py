@@ -417,6 +417,65 @@ def test_a_listing_rolled_back_with_its_batch_is_no_earlier_miss(store_url: str)
                                [_listing(without_b)]).removed == 0
 
 
+def _first_misses(app) -> dict[str, datetime | None]:  # type: ignore[no-untyped-def]
+    return {m.external_id or "": m.unlisted_at for m in mentions(app)}
+
+
+def test_a_restarted_daemon_counts_the_miss_its_predecessor_saw(store_url: str) -> None:
+    # The first miss is kept in the store: a daemon restarted between two polls (more
+    # often than the grace, say) still removes on the second miss.
+    before = make_app(make_config(store_url), clock=lambda: NOW)
+    full = _listed("a", "b", "c", "d")
+    before.ingestor.ingest(full, NOW, [_listing(full)])
+    without_b = [item for item in full if item.external_id != "b"]
+    missed = NOW + timedelta(minutes=10)
+    assert before.ingestor.ingest(without_b, missed, [_listing(without_b)]).removed == 0
+    assert _first_misses(before) == {"a": None, "b": missed, "c": None, "d": None}
+    before.store.close()
+    after = make_app(make_config(store_url), clock=lambda: NOW, migrate=False)
+    later = NOW + timedelta(minutes=70)
+    result = after.ingestor.ingest(without_b, later, [_listing(without_b)])
+    assert result.removed == 1 and result.by_source["news"].removed == 1
+    assert _removal_state(after)["b"] == (True, later)
+    with after.store.session() as session:
+        (revision,) = session.scalars(select(MentionRevision))
+    assert revision.outcome == f"no longer listed by news; last seen {NOW:%Y-%m-%d %H:%M} UTC"
+
+
+def test_a_daemon_on_the_same_store_counts_another_ones_miss(store_url: str) -> None:
+    one = make_app(make_config(store_url), clock=lambda: NOW)
+    other = make_app(make_config(store_url), clock=lambda: NOW, migrate=False)
+    full = _listed("a", "b", "c")
+    one.ingestor.ingest(full, NOW, [_listing(full)])
+    shown = [full[0], full[2]]
+    assert other.ingestor.ingest(shown, NOW + timedelta(hours=3), [_listing(shown)]).removed == 0
+    assert one.ingestor.ingest(shown, NOW + timedelta(hours=3, minutes=15),
+                               [_listing(shown)]).removed == 1
+
+
+def test_a_mention_listed_again_loses_its_miss(store_url: str) -> None:
+    app = make_app(make_config(store_url), clock=lambda: NOW)
+    full = _listed("a", "b", "c", "d")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    without_b = [item for item in full if item.external_id != "b"]
+    after = NOW + timedelta(hours=3)
+    app.ingestor.ingest(without_b, after, [_listing(without_b)])
+    assert _first_misses(app)["b"] == after
+    # Shown again: that miss is gone, and a later one is a first miss again.
+    app.ingestor.ingest(full, after + timedelta(minutes=15), [_listing(full)])
+    assert _first_misses(app)["b"] is None
+    # Another page of one poll (the same moment) is no second miss either.
+    again = after + timedelta(hours=2)
+    assert app.ingestor.ingest(without_b, again, [_listing(without_b)]).removed == 0
+    assert app.ingestor.ingest(without_b, again, [_listing(without_b)]).removed == 0
+    assert _first_misses(app)["b"] == again
+    # A miss that still counts is kept by the next one, which removes it.
+    assert app.ingestor.ingest(without_b, again + timedelta(minutes=15),
+                               [_listing(without_b)]).removed == 1
+    assert _first_misses(app)["b"] == again
+    assert {key for key, (removed, _) in _removal_state(app).items() if removed} == {"b"}
+
+
 def test_the_same_post_through_two_sources_in_one_batch_is_one_mention(store_url: str) -> None:
     """The daemon crawls due sources together: a Trustpilot review and the Google Alert
     linking it often arrive in the same batch."""

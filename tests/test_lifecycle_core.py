@@ -38,7 +38,14 @@ from monitor.core.neardup import (
     signature,
     similarity,
 )
-from monitor.core.removals import Span, listing_span, missing_since
+from monitor.core.removals import (
+    Span,
+    first_miss,
+    listing_span,
+    missed_before,
+    missing_since,
+    unlisted,
+)
 from monitor.core.revisions import Snapshot, compare
 from monitor.core.threads import FollowUp, PriorMessage, follow_up, ordinal
 
@@ -826,20 +833,42 @@ def test_a_listing_not_in_date_order_covers_nothing(published: list[datetime]) -
     assert listing_span(published) is None
 
 
-def test_a_miss_counts_once_per_earlier_listing() -> None:
-    from monitor.core.removals import Misses
+_SEEN = _T - 5 * _H  # the mention's last sighting
 
-    misses = Misses()
-    span = Span(_T - 3 * _H, _T)
-    # Nothing listed it before this listing: one miss is not enough.
-    assert not misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=_T)
-    misses.listed("s", span, _T)
-    # The same poll again (another page of it) is no second miss.
-    assert not misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=_T)
-    later = _T + _H / 4
-    assert misses.missed_before("s", _T - _H, last_seen=_T - 5 * _H, now=later)
-    # Seen at or after that listing: that listing did not miss it.
-    assert not misses.missed_before("s", _T - _H, last_seen=_T, now=later)
-    # Outside that listing's span, or another source's listing: no earlier miss.
-    assert not misses.missed_before("s", _T - 4 * _H, last_seen=_T - 5 * _H, now=later)
-    assert not misses.missed_before("t", _T - _H, last_seen=_T - 5 * _H, now=later)
+
+@pytest.mark.parametrize(("first_missed", "now", "expected"), [
+    # nothing missed it before this listing: one miss is not enough
+    (None, _T, False),
+    # the same poll again (another page of it) is no second miss
+    (_T, _T, False),
+    (_T, _T + _H / 4, True),
+    # missed at or before its last sighting: that sighting undid the miss
+    (_SEEN, _T + _H / 4, False),
+    (_SEEN - _H, _T + _H / 4, False),
+    # a miss stored by a daemon whose clock is ahead is no earlier miss yet
+    (_T + _H, _T + _H / 4, False),
+])
+def test_missed_before(first_missed: datetime | None, now: datetime, expected: bool) -> None:
+    assert missed_before(first_missed, _SEEN, now) is expected
+
+
+@pytest.mark.parametrize(("first_missed", "expected"), [
+    (None, _T),                  # the first miss: this listing's
+    (_T - _H, _T - _H),          # an earlier miss since the last sighting is kept
+    (_T, _T),                    # another page of this poll already counted it
+    (_SEEN, _T),                 # one at or before the last sighting no longer counts
+    (_SEEN - _H, _T),
+])
+def test_first_miss(first_missed: datetime | None, expected: datetime) -> None:
+    assert first_miss(first_missed, _SEEN, _T) == expected
+
+
+@pytest.mark.parametrize(("last_seen", "first_missed", "expected"), [
+    (_T - 2 * _H, _T - _H, True),       # missed before, not seen for the grace
+    (_T - 2 * _H, None, False),         # not seen for long, but this is the first miss
+    (_T - 2 * _H, _T - 3 * _H, False),  # that miss came before the last sighting
+    (_T - _H / 2, _T - _H / 4, False),  # missed before, but seen within the grace
+    (_T - _H, _T - _H / 2, False),      # last seen exactly at the cutoff: not before it
+])
+def test_unlisted(last_seen: datetime, first_missed: datetime | None, expected: bool) -> None:
+    assert unlisted(first_missed, last_seen, _T, cutoff=_T - _H) is expected

@@ -6,13 +6,16 @@ posts). A stored mention of that source published inside that span that the
 listing no longer shows is gone from the site. One miss is not enough (a site
 can serve a stale page or be eventually consistent): the mention must have
 been missing for the grace period and, through it, for at least two polls.
+
+What an earlier poll missed is kept in the store, on the mention (its first miss
+since it was last seen), not in the process: a restarted daemon, or another
+daemon on the same store, goes on counting from it.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 # Fewer dated items than this say too little about what the listing covers.
@@ -76,28 +79,29 @@ class Listing:
     span: Span
 
 
-# Earlier listings remembered per source: enough for the pages of several polls.
-_REMEMBERED = 64
-
-
-@dataclass
-class Misses:
-    """The complete listings each source served before, to tell a second miss from a first.
+def missed_before(first_missed: datetime | None, last_seen: datetime, now: datetime) -> bool:
+    """Whether an earlier poll's complete listing (before ``now``) missed the mention:
+    its first miss came after its last sighting.
 
     Not seen for the grace period is not the same as missed by two polls: after a
     run of 304s, failed fetches or a paused daemon, a mention's last sighting is
-    old, and one stale page would otherwise remove it. Kept in memory: after a
-    restart the first listing of a source removes nothing.
+    old, and one stale page would otherwise remove it. Another page of the same
+    poll (the same ``now``) is no earlier miss; a miss at or before the last
+    sighting was undone by it.
     """
+    return first_missed is not None and last_seen < first_missed < now
 
-    _seen: dict[str, deque[tuple[datetime, Span]]] = field(default_factory=dict)
 
-    def listed(self, source_id: str, span: Span, now: datetime) -> None:
-        self._seen.setdefault(source_id, deque(maxlen=_REMEMBERED)).append((now, span))
+def first_miss(first_missed: datetime | None, last_seen: datetime, now: datetime) -> datetime:
+    """The first miss to keep once a listing at ``now`` did not show the mention: the
+    stored one while it still counts (after the last sighting), else this one."""
+    if first_missed is not None and first_missed > last_seen:
+        return first_missed
+    return now
 
-    def missed_before(self, source_id: str, published: datetime, last_seen: datetime,
-                      now: datetime) -> bool:
-        """Whether an earlier poll's listing (before ``now``) covered ``published`` and
-        did not show the mention (it was last seen before that listing)."""
-        return any(last_seen < at < now and span.covers(published)
-                   for at, span in self._seen.get(source_id, ()))
+
+def unlisted(first_missed: datetime | None, last_seen: datetime, now: datetime,
+             cutoff: datetime) -> bool:
+    """Whether a mention a complete listing at ``now`` did not show is gone from its
+    site: not seen since before ``cutoff`` (``missing_since``) and missed before."""
+    return last_seen < cutoff and missed_before(first_missed, last_seen, now)

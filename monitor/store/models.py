@@ -98,6 +98,11 @@ class Mention(SQLModel, table=True):
     last_seen_at: datetime = _time(nullable=False)
     # The site took it down; we keep it (and its history), never delete.
     removed_at: datetime | None = _time(nullable=True)
+    # When a complete listing of its source first did not show it since it was last
+    # seen: a removal needs that earlier miss (monitor/core/removals.py). In the store
+    # so that a restarted daemon, or another one, counts on from it. Cleared when seen
+    # again; no index, so the sighting's update stays HOT on PostgreSQL.
+    unlisted_at: datetime | None = _time(nullable=True)
     # Lower-cased "spider:author": the key of a customer's thread on one site.
     author_key: str | None = Field(default=None, max_length=300, index=True)
     thread_id: int | None = Field(default=None, foreign_key="thread.id", index=True)
