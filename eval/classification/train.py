@@ -12,9 +12,18 @@ Model: logistic regression, complaint vs the rest, over
 ``monitor.core.learned.features`` (words, word pairs, 2-4 characters; counts
 scaled by 1/sqrt(total)). Cross-validation is grouped by scenario (the n-th
 post of a set in every language is one group: translations never sit on both
-sides of a split). The thresholds (per kind the rules chose) are set on the
-out-of-fold probabilities: the lowest probability at which at most
-``--fpr`` of the development non-complaints of that kind would be overridden.
+sides of a split).
+
+Thresholds (the rule; docs/classification.md, "Learned blend"): per kind the
+rules chose (other, question, praise) and per length band (up to
+``--long-chars`` characters, longer), the lowest out-of-fold probability at
+which the items of that kind and band scoring at or above it are complaints at
+least a share q of the time (at least 5 of them). A band with fewer than
+``--min-long`` items of a kind takes the kind's threshold over all lengths; a
+band with enough items and no such threshold is never overridden. q is the
+lowest of PRECISION_STEPS at which the blend keeps complaint precision >=
+``--target-precision`` (0.85) on every set in FRESH_SETS (the development sets
+the rules were not written on), out of fold.
 """
 
 from __future__ import annotations
