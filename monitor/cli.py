@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", "-c", required=True, type=Path)
     run.add_argument("--once", action="store_true",
                      help="run every due source once, send pending alerts, exit "
-                          "(exit 1 if a source failed)")
+                          "(exit 1 if a source failed or an alert went dead)")
     run.add_argument("--force", action="store_true",
                      help="with --once: run every enabled source, due or not")
 

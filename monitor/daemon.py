@@ -107,10 +107,18 @@ class Daemon:
             except Exception as error:
                 sweeps_failed += 1
                 log.error("sweep_failed sweep=%s error=%s", name, _one_line(error))
-        await self.app.dispatcher.drain()
+        drained = await self.app.dispatcher.drain()
         failed = [run for run in runs if run.failed]
-        log.info("once_done sources=%s failed=%s", len(runs), len(failed))
-        return 1 if failed or sweeps_failed else 0
+        if drained.dead:
+            # Only what went dead in this run's drain: an alert dead-lettered by an earlier
+            # run was reported (and made that run's exit non-zero) then.
+            log.error("once_alerts_dead count=%s: %s could not be delivered after "
+                      "notify.max_attempts attempts; each is named in an alert_dead line above "
+                      "(id, channel, error) and kept in the store with status dead: fix the "
+                      "channel", drained.dead, "an alert" if drained.dead == 1 else "alerts")
+        log.info("once_done sources=%s failed=%s alerts_dead=%s", len(runs), len(failed),
+                 drained.dead)
+        return 1 if failed or sweeps_failed or drained.dead else 0
 
     async def crawl_due(self, force: bool = False) -> list[SourceRun]:
         """Crawl every due (or every enabled) source once; alerts are queued, not sent."""
@@ -143,8 +151,7 @@ class Daemon:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), self.tick)
         finally:
-            await self._shutdown(dispatcher)
-            await digests
+            await self._shutdown(dispatcher, digests)
             if web is not None:
                 await web.stop()
         return 0
@@ -153,6 +160,7 @@ class Daemon:
         if not self.stopping.is_set():
             log.info("daemon_stopping: no new work; finishing what is in flight")
             self.stopping.set()
+            self.digests.guard.close()  # a digest not started yet waits for the next start
 
     async def _start_due_sources(self) -> None:
         """Start one crawl batch with every source that is due and not already running."""
@@ -195,14 +203,19 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.tick)
 
-    async def _shutdown(self, dispatcher: asyncio.Task[None]) -> None:
-        """Everything within one grace period: the dispatcher's round in flight and the
-        crawls in flight finish, then the outbox is flushed. A channel that hangs or a
-        crawl that runs on is cut off at the deadline (its alert stays in the outbox)."""
+    async def _shutdown(self, dispatcher: asyncio.Task[None],
+                        digests: asyncio.Task[None] | None = None) -> None:
+        """Everything within one grace period: the dispatcher's round in flight, the
+        crawls and the digest send in flight finish, then the outbox is flushed. A channel
+        that hangs or a crawl that runs on is cut off at the deadline (its alert stays in
+        the outbox); so is a digest whose mail server is slow (sent at the next start,
+        unless the server may already have it: docs/digest.md)."""
         grace = self.config.daemon.grace_period.total_seconds()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         in_flight: set[asyncio.Task[Any]] = {dispatcher, *self.running.values()}
+        if digests is not None:
+            in_flight.add(digests)
         _done, pending = await asyncio.wait(in_flight, timeout=grace)
         if dispatcher in pending:
             log.warning("shutdown_dispatch_cut_off: a channel did not answer in time")
@@ -210,7 +223,19 @@ class Daemon:
             dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
-        crawls = pending - {dispatcher}
+        if digests is not None and digests in pending:
+            log.warning("shutdown_digest_cut_off: the digest send did not finish in time")
+            self.cut_off = True
+            # On this thread, not a worker: the pool may be full of threads stuck in
+            # channels. A lock and one small UPDATE; the sending thread is left to os._exit.
+            try:
+                self.digests.stop()
+            except Exception as error:
+                log.error("shutdown_digest_stop_failed error=%s", _one_line(error))
+            digests.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await digests
+        crawls = pending - {dispatcher} - ({digests} if digests is not None else set())
         if crawls:
             log.warning("shutdown_abandoning_crawls count=%s", len(crawls))
             self.cut_off = True

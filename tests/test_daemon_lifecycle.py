@@ -220,6 +220,72 @@ def test_the_main_loop_survives_a_store_hiccup(
     assert store.mention_count() == 1
 
 
+def test_stop_cuts_a_slow_digest_send_off_at_the_grace_period(tmp_path: Path) -> None:
+    """The mail server stalls (at RCPT) while the weekly digest goes out and the daemon is
+    told to stop: it ends within the grace period instead of SMTP's own timeout, and the
+    digest, not delivered, goes out once at the next start."""
+    from digest_week import NOW as DIGEST_NOW
+    from digest_week import WEEK, digest_config, seed_week
+    from test_digest import Clock, runs, start_gated_sink, start_sink
+
+    from monitor.digest import DigestRunner
+
+    store_url = f"sqlite:///{tmp_path / 'digest.db'}"
+    slow, handler = start_gated_sink("RCPT")
+    try:
+        config = digest_config(store_url, recipients=[slow.url()])
+        for source in config.sources:  # the digest only: nothing to crawl
+            source.enabled = False
+        config.daemon.grace_period = timedelta(seconds=1)
+        app = make_app(config, clock=Clock(DIGEST_NOW))
+        app.store.upgrade()
+        seed_week(app.store)
+        daemon = Daemon(app)
+        daemon.tick = 0.1
+        took: list[float] = []
+
+        async def main() -> int:
+            async def stop_while_sending() -> None:
+                while not handler.reached.is_set():
+                    await asyncio.sleep(0.05)
+                took.append(time.monotonic())
+                daemon.stop()
+
+            stopper = asyncio.create_task(stop_while_sending())
+            try:
+                return await asyncio.wait_for(daemon.run_forever(), 120)
+            finally:
+                stopper.cancel()
+
+        assert run_in_reactor(main) == 0
+        took[0] = time.monotonic() - took[0]
+        assert took[0] < 1 + 15, f"stopping took {took[0]:.1f}s with grace_period 1s"
+        assert daemon.cut_off  # the CLI ends the process without the stuck thread
+        (row,) = runs(app.store)
+        assert (row.week, row.status, row.next_attempt_at) == (WEEK, "failed", DIGEST_NOW)
+        # The stuck thread, let go, never hands the message over.
+        handler.gate.set()
+        for _ in range(600):
+            if daemon.digests.guard.run_id is None:
+                break
+            time.sleep(0.05)
+        assert slow.messages == []
+        assert runs(app.store)[0].status == "failed"
+    finally:
+        slow.controller.stop()
+    good = start_sink()
+    try:
+        config.digests[0].recipients = [good.url()]
+        restarted = DIGEST_NOW + timedelta(minutes=2)
+        results = DigestRunner(config, app.store, Clock(restarted)).run_due()
+        assert [(r.status, r.week) for r in results] == [("sent", WEEK)]
+        assert DigestRunner(config, app.store, Clock(restarted)).run_due() == []
+        assert len(good.messages) == 1
+    finally:
+        good.controller.stop()
+        app.close()
+
+
 # -- signals, with the real command --------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import os
 import random
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -97,6 +98,44 @@ def start_sink(port: int | None = None, login: tuple[str, str] | None = None) ->
                                  **options)
     sink.controller.start()
     return sink
+
+
+class _GatedHandler(_Handler):
+    """Holds the SMTP conversation at one command (RCPT: before the message; DATA: the
+    server has read all of it, final "." included) until ``gate`` opens."""
+
+    def __init__(self, sink: SmtpSink, stage: str) -> None:
+        super().__init__(sink)
+        self.stage = stage
+        self.reached = threading.Event()
+        self.gate = threading.Event()
+
+    async def _hold(self) -> None:
+        self.reached.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.05)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.stage == "RCPT":
+            await self._hold()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.stage == "DATA":
+            await self._hold()
+        return await super().handle_DATA(server, session, envelope)
+
+
+def start_gated_sink(stage: str) -> tuple[SmtpSink, _GatedHandler]:
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink(_free_port())
+    handler = _GatedHandler(sink, stage)
+    sink.controller = Controller(handler, hostname="127.0.0.1", port=sink.port)
+    sink.controller.start()
+    return sink, handler
 
 
 @pytest.fixture
@@ -465,6 +504,69 @@ def test_crash_mid_send_is_not_sent_twice(store_url: str, smtp: SmtpSink,
     assert "sent to 2 recipients" in capsys.readouterr().out
     assert len(smtp.messages) == 2
     assert [r.status for r in runs(store)] == ["sent"]
+
+
+def test_stopped_before_the_server_took_it_is_sent_once_at_the_next_start(
+        store_url: str, smtp: SmtpSink) -> None:
+    """Shutdown's grace period ends while the server is still at RCPT: the runner is
+    stopped, the row is due again at once, and when the server moves on the stuck thread
+    ends the connection before the final "." (nothing delivered). The next start sends it
+    once."""
+    slow, handler = start_gated_sink("RCPT")
+    try:
+        config, store, _ids = seeded(store_url, recipients=[slow.url()])
+        runner = DigestRunner(config, store, Clock(NOW))
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.run_due)
+            assert handler.reached.wait(60), "the digest never reached the server"
+            assert [r.status for r in runs(store)] == ["sending"]
+            runner.stop()  # the daemon's grace period is over
+            (row,) = runs(store)
+            assert (row.status, row.next_attempt_at) == ("failed", NOW)
+            assert "sent at the next start" in (row.error or "")
+            handler.gate.set()  # the server answers RCPT: the thread goes on to DATA
+            results = sending.result(timeout=60)
+        assert [(r.status, r.week) for r in results] == [("stopped", WEEK)]
+        assert slow.messages == []  # the connection ended before the final "."
+        (row,) = runs(store)
+        assert (row.status, row.next_attempt_at) == ("failed", NOW)
+        assert runner.run_due() == []  # a stopped runner starts nothing new
+    finally:
+        slow.controller.stop()
+    config.digests[0].recipients = [smtp.url()]
+    restarted = NOW + timedelta(minutes=1)
+    assert [r.status for r in DigestRunner(config, store, Clock(restarted)).run_due()] \
+        == ["sent"]
+    assert DigestRunner(config, store, Clock(restarted)).run_due() == []
+    assert len(smtp.messages) == 1
+    (row,) = runs(store)
+    assert (row.status, row.attempts, row.error) == ("sent", 2, None)
+
+
+def test_stopped_while_the_server_had_the_whole_message_is_not_sent_again(
+        store_url: str, tmp_path: Path) -> None:
+    """The server has read the final "." but not answered when the grace period ends:
+    delivery is unknown, so the run stays 'sending' and becomes 'interrupted' (at most
+    once, as after a crash)."""
+    slow, handler = start_gated_sink("DATA")
+    try:
+        config, store, _ids = seeded(store_url, recipients=[slow.url() + "&rto=2"])
+        runner = DigestRunner(config, store, Clock(NOW))
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.run_due)
+            assert handler.reached.wait(60), "the digest never reached the server"
+            runner.stop()
+            assert [r.status for r in runs(store)] == ["sending"]
+            results = sending.result(timeout=60)  # no answer within rto: it gives up
+        assert [r.status for r in results] == ["stopped"]
+        assert [r.status for r in runs(store)] == ["sending"]
+        handler.gate.set()
+        later = NOW + LEASE + timedelta(minutes=1)
+        assert [r.status for r in DigestRunner(config, store, Clock(later)).run_due()] \
+            == ["interrupted"]
+        assert DigestRunner(config, store, Clock(later)).run_due() == []
+    finally:
+        slow.controller.stop()
 
 
 def test_crash_while_building_is_taken_over_after_the_lease(store_url: str,

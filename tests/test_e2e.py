@@ -87,6 +87,32 @@ def test_alert_pending_at_a_crash_is_delivered_exactly_once_after_restart(
     assert Store(store_url).outbox_counts() == {"sent": 2}
 
 
+def test_once_exits_1_when_an_alert_goes_dead_in_that_run_only(
+        tmp_path: Path, server: FixtureServer, receiver: Receiver) -> None:
+    """An alert dead-lettered during a --once run is a failure cron must see (exit 1, one
+    line saying how many and where to look); one dead before that run is not this run's."""
+    server.set("/acme.xml", Reply(200, rss(sample_entries("x", 1))))
+    receiver.failures_left = 100
+    store_url = f"sqlite:///{tmp_path / 'dead.db'}"
+    config = write_config(tmp_path, store_url, [("acme-feed", server.url("/acme.xml"))],
+                          receiver, extra="max_attempts = 1\n")
+    first = run_cli("run", "--config", str(config), "--once")
+    assert first.returncode == 1, first.stderr
+    assert "alert_dead" in first.stderr
+    (line,) = [line for line in first.stderr.splitlines() if "once_alerts_dead" in line]
+    assert "count=1: an alert could not be delivered" in line
+    assert "status dead" in line
+    assert "alerts_dead=1" in first.stderr
+    assert "source_failed" not in first.stderr
+    assert Store(store_url).outbox_counts()["dead"] == 1
+    # Next run: the source is not due, the dead alert is old news.
+    second = run_cli("run", "--config", str(config), "--once")
+    assert second.returncode == 0, second.stderr
+    assert "once_alerts_dead" not in second.stderr
+    assert Store(store_url).outbox_counts()["dead"] == 1
+    assert receiver.messages == []
+
+
 def test_receiver_down_for_a_while_gets_the_alert_once_it_recovers(
         tmp_path: Path, server: FixtureServer, receiver: Receiver) -> None:
     server.set("/acme.xml", Reply(200, rss(sample_entries("d", 1))))
@@ -181,7 +207,7 @@ def test_db_upgrade_and_extract_commands(tmp_path: Path, server: FixtureServer,
     store_url = f"sqlite:///{tmp_path / 'db.db'}"
     config = write_config(tmp_path, store_url, [], receiver)
     upgraded = run_cli("db", "upgrade", "--config", str(config))
-    assert upgraded.returncode == 0 and "revision 0004" in upgraded.stdout
+    assert upgraded.returncode == 0 and "revision 0005" in upgraded.stdout
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(sample_entries("x", 2)))
     extracted = run_cli("extract", "feed", str(feed), "--url", "https://example.com/feed.xml")

@@ -19,6 +19,13 @@ A crash leaves the row as it was:
   Servers that had already accepted it are recorded (``delivered``) and skipped by
   every retry, so a partial failure never repeats a delivery either.
 
+A daemon stopping (SIGTERM) does not wait longer than its grace period for a send: at the
+deadline it stops the sending thread (``SendGuard``). Unless a server was already reading
+the end of the message, nothing was delivered by that attempt: the row becomes ``failed``
+with its retry time now, and the next start sends it (skipping servers in ``delivered``).
+If a server had the whole message but had not answered, the row stays ``sending`` (then
+``interrupted``, as after a crash).
+
 The daemon checks every ``CHECK_EVERY`` seconds. Only the latest scheduled run is
 caught up after downtime (three weeks down sends the last full week once).
 """
@@ -31,6 +38,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import and_, or_, select, update
@@ -40,7 +48,15 @@ from monitor.config import Config, DigestConfig
 from monitor.core.digest import IsoWeek, due_digest, parse_schedule, week_bounds
 from monitor.digest.build import build_digest
 from monitor.digest.render import Rendered, render
-from monitor.digest.send import SmtpTarget, build_message, message_id, send_message, smtp_targets
+from monitor.digest.send import (
+    SendGuard,
+    SendStopped,
+    SmtpTarget,
+    build_message,
+    message_id,
+    send_message,
+    smtp_targets,
+)
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.sla import Destination
 from monitor.store import Mention, Store
@@ -58,6 +74,7 @@ class RunResult:
     scope: str
     week: str
     # sent | failed | skipped (already sent or claimed elsewhere) | interrupted
+    # | stopped (the daemon stopped before a server took it: sent at the next start)
     status: str
     recipients: int = 0
     error: str | None = None
@@ -65,12 +82,15 @@ class RunResult:
 
 class DigestRunner:
     def __init__(self, config: Config, store: Store, clock: Callable[[], datetime],
-                 send: Callable[..., int] = send_message) -> None:
+                 send: Callable[..., int] | None = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        # Shared with the daemon's shutdown: no new run once it stops, and no message handed
+        # to a server after its grace period (see the module docstring).
+        self.guard = SendGuard()
         # The SMTP call, replaceable so a test can make a server "crash" mid-send.
-        self.send = send
+        self.send: Callable[..., int] = send or self._send_guarded
         self._unwatched_logged: set[tuple[str, str]] = set()
         # A digest that could not be sent is told where source health problems go.
         self.ops = Destination(config, config.health.ops_channel)
@@ -81,6 +101,8 @@ class DigestRunner:
         """Send every digest whose latest scheduled run has no sent row yet."""
         results: list[RunResult] = []
         for digest in self.config.digests:
+            if self.guard.closed:  # the daemon is stopping: no new work
+                break
             now = self.clock()
             due = due_digest(parse_schedule(digest.schedule), now)
             try:
@@ -165,14 +187,42 @@ class DigestRunner:
             log.info("digest_skipped digest=%s week=%s: %s", scope, week_text, reason)
             return RunResult(scope, week_text, "skipped", error=reason)
         try:
-            built = build_digest(self.store, self.config, digest, week, now)
-            rendered = render(built, digest.subject_prefix)
-        except MonitorError as error:
-            return self._fail(run_id, digest, week_text, _one_line(error))
-        except Exception as error:  # a bug must not leave the row claimed forever
-            log.exception("digest_build_crashed digest=%s week=%s", scope, week_text)
-            return self._fail(run_id, digest, week_text, f"build failed: {_one_line(error)}")
-        return self._deliver(run_id, digest, week_text, rendered, targets)
+            self.guard.hold(run_id)
+            try:
+                built = build_digest(self.store, self.config, digest, week, now)
+                rendered = render(built, digest.subject_prefix)
+            except MonitorError as error:
+                return self._fail(run_id, digest, week_text, _one_line(error))
+            except Exception as error:  # a bug must not leave the row claimed forever
+                log.exception("digest_build_crashed digest=%s week=%s", scope, week_text)
+                return self._fail(run_id, digest, week_text,
+                                  f"build failed: {_one_line(error)}")
+            return self._deliver(run_id, digest, week_text, rendered, targets)
+        except SendStopped:
+            if not self.guard.committed:
+                self._release(run_id)
+            return RunResult(scope, week_text, "stopped",
+                             error="the daemon stopped before a mail server took it")
+        finally:
+            self.guard.release()
+
+    def stop(self) -> None:
+        """The daemon's grace period is over: the sending thread (still running) hands no
+        message to a server from now on, and the run it holds is released for the next
+        start, unless a server may already have it."""
+        run_id, committed = self.guard.stop()
+        if run_id is None:
+            return
+        if committed:
+            log.warning("digest_cut_off run=%s: a mail server had the whole digest and had not "
+                        "answered at the end of the grace period; it may have been delivered, "
+                        "so it is not sent again automatically (digest_interrupted at the next "
+                        "start says how to resend it)", run_id)
+            return
+        self._release(run_id)
+
+    def _send_guarded(self, message: EmailMessage, target: SmtpTarget) -> int:
+        return send_message(message, target, commit=self.guard.commit)
 
     def _deliver(self, run_id: int, digest: DigestConfig, week: str, rendered: Rendered,
                  targets: list[SmtpTarget]) -> RunResult:
@@ -189,13 +239,18 @@ class DigestRunner:
                                         message_id(digest.name, week, target.sender), now)
             except (ValueError, TypeError) as error:
                 return self._fail(run_id, digest, week, f"message: {_one_line(error)}")
-            self._update(run_id, status="sending", claimed_at=now)
+            self.guard.check()
+            if not self._mark_sending(run_id, now):  # shutdown released it meanwhile
+                raise SendStopped("the run was released")
             try:
                 accepted += self.send(message, target)
             except NotifyError as error:
+                self.guard.check()  # cut off by shutdown: not the server's failure
+                self.guard.settle()
                 return self._fail(run_id, digest, week, str(error))
             delivered.add(target.key)
             self._update(run_id, delivered=sorted(delivered), status="pending")
+            self.guard.settle()
         now = self.clock()
         self._update(run_id, status="sent", sent_at=now, error=None, next_attempt_at=None,
                      recipients=accepted)
@@ -204,6 +259,9 @@ class DigestRunner:
         return RunResult(digest.name, week, "sent", accepted)
 
     def _fail(self, run_id: int, digest: DigestConfig, week: str, error: str) -> RunResult:
+        # After shutdown's deadline an error is the shutdown's doing (the store closed under
+        # a build still running): not a failure to retry later or to tell ops about.
+        self.guard.check()
         retry_at = self.clock() + digest.retry_after
         self._update(run_id, status="failed", error=error[:1000], next_attempt_at=retry_at)
         log.error("digest_failed digest=%s week=%s retry_at=%s error=%s", digest.name, week,
@@ -307,6 +365,32 @@ class DigestRunner:
                                                     col(DigestRun.status) == "sending")
                             .values(status="interrupted", error=row.error))
         log.error("digest_interrupted digest=%s week=%s: %s", row.scope, row.week, row.error)
+
+    def _mark_sending(self, run_id: int, now: datetime) -> bool:
+        """pending -> sending; False when the row is no longer this process's to send."""
+        with self.store.session() as session:
+            marked = session.execute(
+                update(DigestRun).where(col(DigestRun.id) == run_id,
+                                        col(DigestRun.status) == "pending")
+                .values(status="sending", claimed_at=now).returning(col(DigestRun.id))
+            ).scalar_one_or_none()
+        return marked is not None
+
+    def _release(self, run_id: int) -> None:
+        """Stopped before any server took this attempt: due again at once (the next start
+        sends it; servers already in ``delivered`` are skipped)."""
+        now = self.clock()
+        error = ("the daemon stopped before a mail server took the digest; it is sent at "
+                 "the next start")
+        with self.store.session() as session:
+            released = session.execute(
+                update(DigestRun).where(col(DigestRun.id) == run_id,
+                                        col(DigestRun.status).in_(("pending", "sending")))
+                .values(status="failed", error=error, next_attempt_at=now)
+                .returning(col(DigestRun.scope), col(DigestRun.week))
+            ).first()
+        if released is not None:
+            log.warning("digest_stopped digest=%s week=%s: %s", released[0], released[1], error)
 
     def _delivered(self, run_id: int) -> list[str]:
         with self.store.session() as session:

@@ -12,17 +12,21 @@ import hashlib
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Config, DigestConfig, SmtpConfig
 from monitor.digest.render import CHART_IDS, Rendered
 from monitor.errors import ConfigError, NotifyError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,103 @@ class SmtpTarget:
         """Stable id of this server and recipient list, recorded once it took the digest."""
         text = f"{self.host}:{self.port}:{self.user or ''}:{','.join(sorted(self.recipients))}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class SendStopped(Exception):  # noqa: N818 - an intent, like Scrapy's CloseSpider
+    """Shutdown stopped a digest before a mail server took it: nothing was delivered by this
+    attempt, and the run is sent again at the next start. Not a NotifyError: no failure to
+    report, no retry delay."""
+
+
+class SendGuard:
+    """The one moment a digest is handed over, shared by the sending thread and shutdown.
+
+    A mail server takes a message when it reads the line ``.`` that ends SMTP DATA; before
+    that, a connection that closes cancels the transaction (RFC 5321 3.8). The sending
+    thread ``commit()``s just before writing that line, shutdown ``stop()``s at the end of
+    its grace period, and the lock makes them exclusive: either the line is never written
+    (the run can safely go out again) or shutdown knows it was (delivery unknown: the run
+    stays ``sending`` and becomes ``interrupted``, never sent twice)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False  # no new runs (the daemon is stopping)
+        self.stopped = False  # and none in flight may hand a message over any more
+        self.committed = False  # the end of DATA was (being) written, no answer recorded
+        self.run_id: int | None = None  # the digest_run row this process holds
+
+    def hold(self, run_id: int) -> None:
+        with self._lock:
+            self.run_id = run_id
+            if self.closed or self.stopped:
+                raise SendStopped("the daemon is stopping")
+
+    def check(self) -> None:
+        with self._lock:
+            if self.stopped:
+                raise SendStopped("the daemon is stopping")
+
+    def commit(self) -> None:
+        with self._lock:
+            if self.stopped:
+                raise SendStopped("stopped before the mail server took the digest")
+            self.committed = True
+
+    def settle(self) -> None:
+        """The server's answer to the end of DATA is in (and recorded), or never came."""
+        with self._lock:
+            self.committed = False
+
+    def release(self) -> None:
+        with self._lock:
+            self.run_id = None
+            self.committed = False
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+
+    def stop(self) -> tuple[int | None, bool]:
+        """(the row held, whether a message may be with a server); no commit after this."""
+        with self._lock:
+            self.closed = self.stopped = True
+            return self.run_id, self.committed
+
+
+class _CommitPoint(smtplib.SMTP):
+    """smtplib's DATA, with ``commit`` called between the message and its final ``.``."""
+
+    commit: Callable[[], None] | None = None
+    _in_data = False
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s: ReadableBuffer | str) -> None:
+        end = b".\r\n"
+        if self._in_data and self.commit is not None and isinstance(s, bytes) \
+                and s.endswith(b"\r\n" + end):
+            super().send(s[:-len(end)])  # the message: the server cannot deliver it yet
+            try:
+                self.commit()
+            except SendStopped:
+                self.close()  # the connection ends mid-DATA: the server drops the message
+                raise
+            super().send(end)
+            return
+        super().send(s)
+
+
+class _Smtp(_CommitPoint):
+    pass
+
+
+class _SmtpSsl(_CommitPoint, smtplib.SMTP_SSL):
+    pass
 
 
 def smtp_targets(digest: DigestConfig, smtp: SmtpConfig | None, where: str = "digests") \
@@ -179,17 +280,20 @@ def message_id(scope: str, week: str, sender: str) -> str:
     return f"<digest.{safe_scope}.{week}@{domain}>"
 
 
-def send_message(message: EmailMessage, target: SmtpTarget) -> int:
+def send_message(message: EmailMessage, target: SmtpTarget,
+                 commit: Callable[[], None] | None = None) -> int:
     """Deliver to one server; the number of recipients it accepted. NotifyError (one line,
-    no secrets) when it took none."""
+    no secrets) when it took none. ``commit`` is called just before the end of DATA (the
+    moment the server takes the message); SendStopped from it ends the connection first."""
     context = ssl.create_default_context()
     try:
-        client: smtplib.SMTP
+        client: _CommitPoint
         if target.tls == "ssl":
-            client = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout,
-                                      context=context)
+            client = _SmtpSsl(target.host, target.port, timeout=target.timeout,
+                              context=context)
         else:
-            client = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
+            client = _Smtp(target.host, target.port, timeout=target.timeout)
+        client.commit = commit
         with client:
             if target.tls == "starttls":
                 client.starttls(context=context)
