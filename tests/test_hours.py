@@ -175,3 +175,68 @@ def test_config_default_and_forms() -> None:
     assert hours.describe() == "mon-fri 09:00-17:00; sat 10:00-14:00 (Europe/Oslo), 1 holidays"
     with pytest.raises(ValueError, match="not a time range"):
         Config.model_validate({"hours": {"weekly": "mon-fri 9-17"}})
+
+
+# -- held alerts: after-hours hold and a snooze (core.hours.after_hours_hold,
+# core.triage.held_alert_due) -------------------------------------------------------
+
+# 2026-11-25 is a Wednesday; 2026-12-25 (Friday) a holiday of WEEKDAYS.
+@pytest.mark.parametrize(("at", "expected"), [
+    (oslo(2026, 11, 25, 12, 0), None),                        # open: at once
+    (oslo(2026, 11, 25, 18, 0), oslo(2026, 11, 26, 9, 0)),    # evening: next morning
+    (oslo(2026, 11, 25, 8, 59), oslo(2026, 11, 25, 9, 0)),
+    (oslo(2026, 12, 24, 18, 0), oslo(2026, 12, 26, 10, 0)),   # holiday, then Saturday
+])
+def test_after_hours_hold(at: datetime, expected: datetime | None) -> None:
+    from monitor.core.hours import after_hours_hold
+
+    assert after_hours_hold(WEEKDAYS, at) == expected
+
+
+_DUE = oslo(2026, 11, 25, 9, 0)  # the opening a held alert waited for
+
+
+@pytest.mark.parametrize(("status", "snoozed_until", "acked", "now", "hours", "expected"), [
+    # Snoozed past the opening: not cancelled, waits for the snooze's end.
+    ("snoozed", _DUE + timedelta(hours=2), False, _DUE, WEEKDAYS,
+     ("wait", "mention snoozed", _DUE + timedelta(hours=2))),
+    # ... and so whether or not the alert waits for business hours.
+    ("snoozed", _DUE + timedelta(hours=2), False, _DUE, None,
+     ("wait", "mention snoozed", _DUE + timedelta(hours=2))),
+    # At the snooze's end, inside hours, nobody has dealt with it: sent.
+    ("snoozed", _DUE + timedelta(hours=2), False, _DUE + timedelta(hours=2), WEEKDAYS,
+     ("send", None, None)),
+    # The snooze ends at 18:00, after hours: held again to Thursday 09:00.
+    ("snoozed", _DUE + timedelta(hours=9), False, _DUE + timedelta(hours=9), WEEKDAYS,
+     ("wait", "outside business hours", oslo(2026, 11, 26, 9, 0))),
+    # ... unless the alert goes out at any hour (urgent, or no after-hours batching).
+    ("snoozed", _DUE + timedelta(hours=9), False, _DUE + timedelta(hours=9), None,
+     ("send", None, None)),
+    # Snoozed without an end: waits for the team again (core.triage.is_waiting).
+    ("snoozed", None, False, _DUE, WEEKDAYS, ("send", None, None)),
+    ("open", None, False, _DUE, WEEKDAYS, ("send", None, None)),
+    # Replied to, resolved, not a complaint, acknowledged: cancelled as before.
+    ("resolved", None, False, _DUE, WEEKDAYS, ("cancel", "mention resolved", None)),
+    ("replied", None, False, _DUE, WEEKDAYS, ("cancel", "mention replied", None)),
+    ("not_complaint", None, False, _DUE, WEEKDAYS,
+     ("cancel", "mention not complaint", None)),
+    ("acknowledged", None, False, _DUE, WEEKDAYS, ("cancel", "mention acknowledged", None)),
+    ("snoozed", _DUE + timedelta(hours=2), True, _DUE, WEEKDAYS,
+     ("cancel", "acknowledged by ada", None)),
+])
+def test_held_alert_due(status: str, snoozed_until: datetime | None, acked: bool,
+                        now: datetime, hours: SupportHours | None,
+                        expected: tuple[str, str | None, datetime | None]) -> None:
+    from monitor.core.triage import held_alert_due
+
+    due = held_alert_due(status, None, "ada" if acked else None, acked,
+                         snoozed_until=snoozed_until, now=now, hours=hours)
+    assert (due.action, due.reason, due.until) == expected
+
+
+def test_held_incident_alert_due() -> None:
+    from monitor.core.triage import held_alert_due
+
+    assert held_alert_due(None, "open", snoozed_until=None, now=_DUE).action == "send"
+    closed = held_alert_due(None, "closed", snoozed_until=None, now=_DUE)
+    assert (closed.action, closed.reason) == ("cancel", "incident closed")

@@ -902,33 +902,144 @@ def test_held_alert_of_a_mention_handled_before_opening_is_not_sent(
     app.store.close()
 
 
-@pytest.mark.parametrize(("snoozed_for", "sent"), [
-    (timedelta(hours=4), False),  # snoozed past the opening: someone took it up
-    (timedelta(hours=1), True),   # the snooze ended at night: nobody has dealt with it
-])
-def test_held_alert_of_a_mention_snoozed_goes_out_once_the_snooze_has_ended(
-        tmp_path: Path, receivers: dict[str, Receiver], snoozed_for: timedelta,
-        sent: bool) -> None:
-    """A snoozed mention waits for the team again when its snooze ends (the inbox shows
-    it as waiting), so an alert held for business hours goes out if the snooze ended
-    before the opening, and is cancelled if it still runs."""
+def _held_then_snoozed(store_url: str, receivers: dict[str, Receiver],
+                       until: datetime) -> tuple[App, list[datetime], int]:
+    """``question(1)`` held at NIGHT for the opening (MORNING), its mention snoozed at
+    MORNING-2h until ``until``; the app's clock is the list's one item (at MORNING)."""
     from monitor import triage
 
     clock = [NIGHT]
-    app = make_app(config_for(f"sqlite:///{tmp_path / 's.db'}", receivers),
-                   clock=lambda: clock[0])
+    app = make_app(config_for(store_url, receivers), clock=lambda: clock[0])
     app.ingestor.ingest([question(1)], NIGHT)
     assert dispatch(app).sent == 0
     snoozed_at = MORNING - timedelta(hours=2)
-    assert triage.snooze(app.store, [_mid(app, 1)], snoozed_at + snoozed_for, "cy",
-                         snoozed_at) == 1
+    mention_id = _mid(app, 1)
+    assert triage.snooze(app.store, [mention_id], until, "cy", snoozed_at) == 1
     clock[0] = MORNING
-    result = dispatch(app)
-    assert (result.sent, result.cancelled) == ((1, 0) if sent else (0, 1))
+    return app, clock, mention_id
+
+
+def _the_alert(app: App) -> Alert:
     with app.store.session() as session:
-        alert = session.scalars(select(Alert)).one()
-    assert alert.status == ("sent" if sent else "cancelled")
-    assert sent or "mention snoozed" in (alert.last_error or "")
+        return session.scalars(select(Alert).where(Alert.tier == 0)).one()
+
+
+def test_held_alert_of_a_mention_whose_snooze_ended_at_night_goes_out_at_the_opening(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """A snoozed mention waits for the team again when its snooze ends (the inbox shows
+    it as waiting), so an alert held for business hours goes out at the opening."""
+    app, _, mention_id = _held_then_snoozed(f"sqlite:///{tmp_path / 's.db'}", receivers,
+                                            MORNING - timedelta(hours=1))
+    result = dispatch(app)
+    assert (result.sent, result.cancelled, result.deferred) == (1, 0, 0)
+    assert _the_alert(app).status == "sent"
+    assert refs(receivers["team"]) == [f"rm-m{mention_id}-team"]
+    app.store.close()
+
+
+def test_held_alert_of_a_mention_snoozed_past_the_opening_waits_for_the_snooze_end(
+        store_url: str, receivers: dict[str, Receiver]) -> None:
+    """Snoozed past the opening means "not now", not "never": the held alert is not
+    cancelled but waits for the snooze's end (as escalation does); then, nobody having
+    dealt with it and the team at work, it goes out once, and escalates after that."""
+    snooze_end = MORNING + timedelta(hours=2)
+    app, clock, mention_id = _held_then_snoozed(store_url, receivers, snooze_end)
+    result = dispatch(app)
+    assert (result.sent, result.cancelled, result.deferred) == (0, 0, 1)
+    alert = _the_alert(app)
+    assert (alert.status, alert.held, alert.next_attempt_at, alert.escalate_at) == (
+        "pending", "snoozed", snooze_end, snooze_end + timedelta(minutes=15))
+    assert alert.last_error is None
+    # Nothing before the end: no message, no escalation (it follows the alert).
+    clock[0] = snooze_end - timedelta(minutes=1)
+    assert dispatch(app).sent == 0
+    assert app.ingestor.planner is not None
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    assert receivers["team"].messages == []
+    clock[0] = snooze_end
+    result = dispatch(app)
+    assert (result.sent, result.cancelled, result.deferred) == (1, 0, 0)
+    clock[0] = snooze_end + timedelta(minutes=5)
+    assert dispatch(app).sent == 0
+    assert refs(receivers["team"]) == [f"rm-m{mention_id}-team"]
+    assert "held" not in receivers["team"].messages[0]["title"]
+    assert _the_alert(app).status == "sent"
+    clock[0] = snooze_end + timedelta(minutes=15)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
+    assert len(receivers["team"].messages) == 1
+    app.store.close()
+
+
+def test_held_alert_whose_snooze_ends_after_hours_waits_for_the_next_opening(
+        store_url: str, receivers: dict[str, Receiver]) -> None:
+    """The snooze ends at 18:00 Oslo, after the team went home: the alert is held again
+    for the next opening (Thursday 09:00), then sent once."""
+    snooze_end = MORNING + timedelta(hours=9)  # Wednesday 18:00 Oslo
+    thursday = MORNING + timedelta(days=1)     # Thursday 09:00 Oslo
+    app, clock, mention_id = _held_then_snoozed(store_url, receivers, snooze_end)
+    assert dispatch(app).deferred == 1
+    clock[0] = snooze_end
+    result = dispatch(app)
+    assert (result.sent, result.cancelled, result.deferred) == (0, 0, 1)
+    alert = _the_alert(app)
+    assert (alert.status, alert.held, alert.next_attempt_at, alert.escalate_at) == (
+        "pending", "after_hours", thursday, thursday + timedelta(minutes=15))
+    clock[0] = thursday - timedelta(minutes=1)
+    assert dispatch(app).sent == 0
+    assert receivers["team"].messages == []
+    clock[0] = thursday
+    assert dispatch(app).sent == 1
+    clock[0] = thursday + timedelta(minutes=5)
+    assert dispatch(app).sent == 0
+    assert refs(receivers["team"]) == [f"rm-m{mention_id}-team"]
+    assert _the_alert(app).status == "sent"
+    app.store.close()
+
+
+@pytest.mark.parametrize("how", ["resolved", "public reply", "not a complaint"])
+def test_held_alert_of_a_mention_handled_during_its_snooze_is_cancelled(
+        store_url: str, receivers: dict[str, Receiver], tmp_path: Path, how: str) -> None:
+    """Deferred to the snooze's end, then resolved (replied to, not a complaint) while the
+    snooze ran: cancelled at the end with the reason, never sent, never escalated."""
+    snooze_end = MORNING + timedelta(hours=2)
+    app, clock, _ = _held_then_snoozed(store_url, receivers, snooze_end)
+    assert dispatch(app).deferred == 1
+    clock[0] = MORNING + timedelta(hours=1)
+    reason = _handle(app, how, 1, clock[0], tmp_path)
+    clock[0] = snooze_end
+    result = dispatch(app)
+    assert (result.sent, result.cancelled, result.deferred) == (0, 1, 0)
+    alert = _the_alert(app)
+    assert alert.status == "cancelled" and alert.escalate_at is None
+    assert reason in (alert.last_error or "")
+    assert app.ingestor.planner is not None
+    assert escalate_due(app.store, app.ingestor.planner,
+                        snooze_end + timedelta(hours=1)) == 0
+    dispatch(app)
+    assert receivers["team"].messages == [] and receivers["bo"].messages == []
+    app.store.close()
+
+
+def test_held_alert_of_a_mention_snoozed_again_waits_for_the_new_end(
+        tmp_path: Path, receivers: dict[str, Receiver]) -> None:
+    """Snoozed on while it waited: at the first end it waits for the second."""
+    from monitor import triage
+
+    first_end = MORNING + timedelta(hours=2)
+    second_end = MORNING + timedelta(hours=5)
+    app, clock, mention_id = _held_then_snoozed(f"sqlite:///{tmp_path / 's.db'}",
+                                                receivers, first_end)
+    assert dispatch(app).deferred == 1
+    assert triage.snooze(app.store, [mention_id], second_end, "cy",
+                         MORNING + timedelta(hours=1)) == 1
+    clock[0] = first_end
+    assert dispatch(app).deferred == 1
+    assert _the_alert(app).next_attempt_at == second_end
+    clock[0] = second_end
+    assert dispatch(app).sent == 1
+    assert refs(receivers["team"]) == [f"rm-m{mention_id}-team"]
     app.store.close()
 
 

@@ -14,7 +14,7 @@ offset before the change (02:30 on the spring-forward night in Oslo is 03:30 CES
 repeated time means its first occurrence.
 
 Used by: the SLA clock (``add_business_time``: "critical 1 h counted in business hours"),
-after-hours batching (``is_open``/``next_open``) and on-call schedules
+after-hours batching (``after_hours_hold``) and on-call schedules
 (``monitor.core.oncall``).
 """
 
@@ -295,6 +295,14 @@ class SupportHours:
                 break
             total += min(end, b) - max(start, a)
         return total
+
+
+def after_hours_hold(hours: SupportHours, now: datetime) -> datetime | None:
+    """When an alert that waits for business hours (after-hours batching, not urgent) goes
+    out: None while ``hours`` are open at ``now`` (at once), else their next opening. The
+    one rule for the alert made after hours (``AlertPlanner.plan``) and for a held alert
+    that comes due again outside hours (a snooze that ended at night)."""
+    return None if hours.is_open(now) else hours.next_open(now)
 
 
 # Module-level forms, for callers that prefer functions.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.core.hours import SupportHours, after_hours_hold
+
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
 SNOOZED = "snoozed"
@@ -58,6 +60,15 @@ def is_waiting(status: str, snoozed_until: datetime | None, now: datetime) -> bo
     return status in (OPEN, ACKNOWLEDGED)
 
 
+def running_snooze(status: str | None, snoozed_until: datetime | None,
+                   now: datetime) -> datetime | None:
+    """When the mention's snooze ends, if it is snoozed and the snooze still runs at
+    ``now``; None otherwise (not snoozed, no end given, or ended: ``is_waiting``)."""
+    if status == SNOOZED and snoozed_until is not None and snoozed_until > now:
+        return snoozed_until
+    return None
+
+
 def handled(mention_status: str | None, incident_status: str | None = None,
             acked_by: str | None = None, acked: bool = False, *,
             snoozed_until: datetime | None = None, now: datetime | None = None) -> str | None:
@@ -66,7 +77,9 @@ def handled(mention_status: str | None, incident_status: str | None = None,
 
     The one notion of "handled" of the alert path: escalation stops on it
     (notify/escalation.py), and alerts held for business hours or a rate limit are not
-    sent on it (notify/storm.py). Handled: the alert was acknowledged, the mention left
+    sent on it (notify/storm.py). A snooze that still runs counts ("not now"), but both
+    paths then wait for its end rather than give up (``running_snooze``,
+    ``held_alert_due``). Handled: the alert was acknowledged, the mention left
     "open" (acknowledged, snoozed, a public reply detected or marked, resolved, not a
     complaint: someone has seen it), or the incident is no longer open. A mention
     reopened in the inbox is open again, so its alerts go out, and so is a snoozed one
@@ -83,6 +96,52 @@ def handled(mention_status: str | None, incident_status: str | None = None,
     if incident_status is not None and incident_status != INCIDENT_OPEN:
         return f"incident {incident_status}"
     return None
+
+
+# What to do with a held alert that has come due (``held_alert_due``).
+SEND = "send"
+CANCEL = "cancel"
+WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class HeldDue:
+    """``action``: SEND it now, CANCEL it (``reason``: why it is moot) or WAIT until
+    ``until`` (``reason``: what it waits for)."""
+
+    action: str
+    reason: str | None = None
+    until: datetime | None = None
+
+
+def held_alert_due(mention_status: str | None, incident_status: str | None = None,
+                   acked_by: str | None = None, acked: bool = False, *,
+                   snoozed_until: datetime | None, now: datetime,
+                   hours: SupportHours | None = None) -> HeldDue:
+    """An alert held (for business hours, a rate limit, or a snooze) has come due at
+    ``now``: send it, cancel it, or hold it on.
+
+    - acknowledged, or the mention replied to, resolved or not a complaint, or the
+      incident over (``handled``): cancelled, as before;
+    - the mention snoozed and the snooze still running: a snooze means "not now", not
+      "never", so the alert waits for the snooze's end (as an escalation falling due
+      during a snooze does) and is decided again then;
+    - nobody has dealt with it: sent, unless ``hours`` (the recipient's support hours,
+      given when the alert waits for business hours: not urgent, after-hours batching)
+      are closed at ``now``: then it waits for their next opening (``after_hours_hold``,
+      the rule alerts made after hours follow).
+    """
+    until = None if acked else running_snooze(mention_status, snoozed_until, now)
+    if until is not None:
+        return HeldDue(WAIT, "mention snoozed", until)
+    reason = handled(mention_status, incident_status, acked_by, acked,
+                     snoozed_until=snoozed_until, now=now)
+    if reason is not None:
+        return HeldDue(CANCEL, reason)
+    opening = after_hours_hold(hours, now) if hours is not None else None
+    if opening is not None:
+        return HeldDue(WAIT, "outside business hours", opening)
+    return HeldDue(SEND)
 
 
 def countdown(due: datetime | None, now: datetime) -> str:

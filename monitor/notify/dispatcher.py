@@ -22,8 +22,8 @@ from monitor.core.schedule import alert_retry_delay
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.channels import Channels, Target
 from monitor.notify.render import AlertView, Rendered, dead_letter_body, render_batch, render_view
-from monitor.notify.storm import apply_rate_limit, drop_handled, split_batches
-from monitor.notify.targets import HELD_AFTER_HOURS
+from monitor.notify.storm import apply_rate_limit, settle_held, split_batches
+from monitor.notify.targets import HELD_AFTER_HOURS, HELD_SNOOZED
 from monitor.notify.views import load_views
 from monitor.store import Alert, PendingAlert, Store
 
@@ -37,12 +37,15 @@ class DispatchResult:
     dead: int = 0
     # Held alerts not sent because their mention was handled while they waited.
     cancelled: int = 0
+    # Held alerts that came due and wait on: for a snooze's end, or for business hours.
+    deferred: int = 0
 
     def __iadd__(self, other: DispatchResult) -> DispatchResult:
         self.sent += other.sent
         self.retrying += other.retrying
         self.dead += other.dead
         self.cancelled += other.cancelled
+        self.deferred += other.deferred
         return self
 
 
@@ -56,6 +59,12 @@ class Dispatcher:
         self.clock = clock
         self.quick_wait = quick_wait
         self.last_dispatch_at: datetime | None = None
+        # What a held alert that comes due outside business hours waits for (the hours
+        # AlertPlanner holds alerts made after hours for), and the first escalation delay
+        # (a held alert moved on escalates that long after its new send time).
+        self.hours = config.hours.hours() if config.notify.after_hours == "batch" else None
+        tiers = config.escalation.tiers
+        self.escalate_after = tiers[0].after if tiers else None
 
     async def dispatch_due(self, limit: int = 100) -> DispatchResult:
         """Send every alert due now (up to ``limit``), concurrently per alert."""
@@ -64,10 +73,13 @@ class Dispatcher:
         total = DispatchResult()
         if due:
             # Held alerts (business hours, rate limit) whose mention was handled while
-            # they waited are not sent: nobody is woken for something already done.
-            kept = await asyncio.to_thread(drop_handled, self.store, due, now)
-            total.cancelled = len(due) - len(kept)
-            due = kept
+            # they waited are not sent: nobody is woken for something already done. One
+            # whose mention is snoozed waits for the snooze's end; one due while the
+            # support hours are closed waits for their opening.
+            settled = await asyncio.to_thread(settle_held, self.store, due, now,
+                                              self.hours, self.escalate_after)
+            total.cancelled, total.deferred = settled.cancelled, settled.deferred
+            due = settled.send
         if not due:
             self.last_dispatch_at = now
             return total
@@ -93,7 +105,7 @@ class Dispatcher:
         for _ in range(max_rounds):
             result = await self.dispatch_due()
             total += result
-            if result.sent + result.dead + result.cancelled == 0:
+            if result.sent + result.dead + result.cancelled + result.deferred == 0:
                 break
         return total
 
@@ -102,6 +114,7 @@ class Dispatcher:
         """Several held alerts of one channel as one message; each alert keeps its own
         Delivery rows, so a restart re-sends only to targets that did not take it."""
         why = "held for business hours" if any(a.held == HELD_AFTER_HOURS for a in alerts) \
+            else "held while snoozed" if any(a.held == HELD_SNOOZED for a in alerts) \
             else "in a burst (rate limit)"
         try:
             targets = self.channels.targets(channel)

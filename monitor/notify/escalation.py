@@ -30,7 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from monitor.core.triage import SNOOZED, handled
+from monitor.core.triage import handled, running_snooze
 from monitor.errors import MonitorError
 from monitor.notify.targets import AlertPlanner, Planned, planned_rows
 from monitor.store import Store
@@ -241,7 +241,7 @@ def _running_snooze(session: Session, mention_id: int | None,
     if found is None:
         return None
     status, until = found
-    return until if status == SNOOZED and until is not None and until > now else None
+    return running_snooze(status, until, now)
 
 
 def _handled(session: Session, kind: str, subject_id: int | None,

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import CONSOLE_CHANNEL, Config, OnCallConfig
 from monitor.core.classify import Kind, Severity
-from monitor.core.hours import parse_clock
+from monitor.core.hours import after_hours_hold, parse_clock
 from monitor.core.oncall import Rotation, Schedule, Shift, handoff_day, next_shift, on_call
 from monitor.core.routing import Rule, Sample, route_sample
 from monitor.errors import ConfigError
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 HELD_AFTER_HOURS = "after_hours"
 HELD_RATE_LIMIT = "rate_limit"
+# Came due while its mention was snoozed: waits for the snooze's end (notify/storm.py).
+HELD_SNOOZED = "snoozed"
 REFRESH_EVERY = timedelta(hours=1)
 
 
@@ -257,9 +259,8 @@ class AlertPlanner:
             return []
         urgent = sample.severity is Severity.CRITICAL or sample.incident
         hold_until: datetime | None = None
-        if self.config.notify.after_hours == "batch" and not urgent and \
-                not self.targets.hours.is_open(now):
-            hold_until = self.targets.hours.next_open(now)
+        if self.config.notify.after_hours == "batch" and not urgent:
+            hold_until = after_hours_hold(self.targets.hours, now)
         planned: list[Planned] = []
         seen: set[str] = set()
         targets = list(matched)
