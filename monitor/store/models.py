@@ -269,7 +269,7 @@ class DigestRun(SQLModel, table=True):
     scope: str = Field(max_length=200)
     # ISO week, e.g. 2026-W47
     week: str = Field(max_length=10)
-    # pending | sent | failed
+    # pending | sending | sent | failed | interrupted (monitor/digest/runner.py)
     status: str = Field(default="pending", max_length=20)
     created_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
@@ -323,7 +323,7 @@ class Alert(SQLModel, table=True):
     acked_by: str | None = Field(default=None, max_length=200)
     # When to escalate to the next tier if nobody acknowledged by then.
     escalate_at: datetime | None = _time(nullable=True)
-    # -- alert path (issue 6): why it waits (after_hours | rate_limit); held alerts of one
+    # -- alert path (issue 6): why it waits (after_hours | rate_limit | snoozed); held alerts of one
     # channel that come due together are sent as one message.
     held: str | None = Field(default=None, max_length=20)
 

@@ -46,7 +46,7 @@ class PendingAlert:
     attempts: int
     purpose: str
     mention_id: int | None
-    # Alert path (issue 6): why it waited (after_hours | rate_limit) and its escalation tier.
+    # Alert path (issue 6): why it waited (after_hours | rate_limit | snoozed) and its escalation tier.
     held: str | None = None
     tier: int = 0
 
