@@ -1022,6 +1022,31 @@ def test_held_alert_of_a_mention_handled_during_its_snooze_is_cancelled(
     app.store.close()
 
 
+@pytest.mark.parametrize("how", ["reopened", "snoozed shorter"])
+def test_held_alert_of_a_mention_reopened_or_snoozed_shorter_does_not_wait_for_the_old_end(
+        store_url: str, receivers: dict[str, Receiver], how: str) -> None:
+    """Waiting for a snooze that ends at 14:00 UTC, the mention is reopened at 08:30 (open
+    again: its alert goes out, docs/alerting.md), or snoozed again until 10:00 only: the
+    alert goes out then, not at the old end, and its escalation moves with it."""
+    from monitor import triage
+
+    old_end = MORNING + timedelta(hours=6)
+    app, clock, mention_id = _held_then_snoozed(store_url, receivers, old_end)
+    assert dispatch(app).deferred == 1
+    clock[0] = MORNING + timedelta(minutes=30)
+    due = clock[0] if how == "reopened" else MORNING + timedelta(hours=2)
+    if how == "reopened":
+        assert triage.reopen(app.store, [mention_id], "cy", clock[0]) == 1
+    else:
+        assert triage.snooze(app.store, [mention_id], due, "cy", clock[0]) == 1
+    alert = _the_alert(app)
+    assert (alert.next_attempt_at, alert.escalate_at) == (due, due + timedelta(minutes=15))
+    clock[0] = due
+    assert dispatch(app).sent == 1
+    assert refs(receivers["team"]) == [f"rm-m{mention_id}-team"]
+    app.store.close()
+
+
 def test_held_alert_of_a_mention_snoozed_again_waits_for_the_new_end(
         tmp_path: Path, receivers: dict[str, Receiver]) -> None:
     """Snoozed on while it waited: at the first end it waits for the second."""
