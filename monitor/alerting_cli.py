@@ -1,5 +1,6 @@
-"""``review-monitor routes test``, ``review-monitor oncall`` and ``review-monitor ack``:
-the alert path from the command line (docs/alerting.md)."""
+"""``review-monitor routes test``, ``review-monitor oncall``, ``review-monitor ack`` and
+``review-monitor alerts [retry]``: the alert path from the command line
+(docs/alerting.md)."""
 
 from __future__ import annotations
 
@@ -40,10 +41,27 @@ def add_parser(sub: Any) -> None:
     ack.add_argument("--config", "-c", type=Path, required=True)
     ack.add_argument("--by", default=None, help="who acknowledges (default: $USER)")
 
+    alerts = sub.add_parser("alerts", help="list outbox alerts (default: the dead ones); "
+                                           "'alerts retry' sends dead ones again")
+    # Not required here: 'alerts retry --config F' gives it to the subcommand instead.
+    alerts.add_argument("--config", "-c", type=Path, default=None)
+    alerts.add_argument("--status", choices=["dead", "pending", "sent", "cancelled", "all"],
+                        default="dead", help="which alerts (default: dead)")
+    alerts.add_argument("--limit", type=int, default=50, help="at most N (default 50)")
+    alerts.add_argument("--json", action="store_true", help="JSON Lines, one alert a line")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command")
+    retry = alerts_sub.add_parser("retry", help="put dead alerts back in the outbox, due now, "
+                                                "with the same idempotency key")
+    retry.add_argument("--config", "-c", type=Path, required=True)
+    retry.add_argument("alert_ids", type=int, nargs="*", metavar="ID", help="dead alert ids")
+    retry.add_argument("--dead", action="store_true", help="every dead alert")
+
 
 def run(args: argparse.Namespace) -> int:
     from monitor.cli import _load
 
+    if args.command == "alerts":
+        return _alerts(args, _load)
     config = _load(args.config)
     if args.command == "ack":
         return _ack(config, args)
@@ -170,3 +188,83 @@ def _ack(config: Any, args: argparse.Namespace) -> int:
               f"{result.escalations_cancelled} queued escalation(s) cancelled"
               + (f"; mention status {result.status}" if result.status else ""))
     return 0
+
+
+def _alerts(args: argparse.Namespace, load: Any) -> int:
+    from monitor.store import Store
+
+    retrying = args.alerts_command == "retry"
+    if retrying and bool(args.alert_ids) == bool(args.dead):
+        print("error: alerts retry: give alert ids or --dead (not both)", file=sys.stderr)
+        return 2
+    if args.config is None:
+        print("error: alerts: --config is required", file=sys.stderr)
+        return 2
+    if not retrying and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    config = load(args.config)
+    store = Store(config.store.url)
+    try:
+        if retrying:
+            return _retry(store, args.alert_ids or None)
+        return _list(store, args.status, args.limit, args.json)
+    finally:
+        store.close()
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _list(store: Any, status: str, limit: int, as_json: bool) -> int:
+    import json
+
+    from monitor.core.outbox import error_line, statuses
+
+    rows = store.list_alerts(statuses(status), limit)
+    for row in rows:
+        # The stored channel is a name ([channels] key, member:M, tag:T, url:HASH), never a
+        # URL; the error is shown redacted (a URL's path may be a webhook's secret).
+        error = error_line(row.last_error)
+        if as_json:
+            print(json.dumps({
+                "id": row.id, "status": row.status, "channel": row.channel,
+                "attempts": row.attempts, "created_at": _iso(row.created_at),
+                "last_attempt_at": _iso(row.last_attempt_at), "purpose": row.purpose,
+                "mention_id": row.mention_id, "idempotency_key": row.idempotency_key,
+                "last_error": error or None,
+            }, ensure_ascii=False))
+            continue
+        about = f"mention {row.mention_id}" if row.mention_id is not None else row.purpose
+        print(f"{row.id}  {row.status}  {row.channel}  attempts={row.attempts}  "
+              f"created={_iso(row.created_at)}  last_attempt={_iso(row.last_attempt_at) or '-'}"
+              f"  {about}" + (f"  error: {error}" if error else ""))
+    if not rows and not as_json:
+        print(f"no {'' if status == 'all' else status + ' '}alerts")
+    return 0
+
+
+def _retry(store: Any, alert_ids: list[int] | None) -> int:
+    from monitor.core.outbox import retry_refusal
+
+    wanted = list(dict.fromkeys(alert_ids)) if alert_ids is not None else None
+    requeued = store.requeue_dead(wanted, datetime.now(UTC))
+    failed = 0
+    if wanted is not None:
+        left = [alert_id for alert_id in wanted if alert_id not in set(requeued)]
+        found = store.alert_statuses(left) if left else {}
+        for alert_id in left:
+            reason = retry_refusal(alert_id, found.get(alert_id))
+            if reason is not None:
+                failed += 1
+                print(f"error: {reason}", file=sys.stderr)
+    shown = f" ({', '.join(map(str, requeued))})" if requeued else ""
+    print(f"requeued {len(requeued)} dead alert{'' if len(requeued) == 1 else 's'}{shown}: "
+          "the next dispatch (the running daemon or run --once) sends "
+          f"{'it' if len(requeued) == 1 else 'them'} with the same idempotency key")
+    return 1 if failed else 0

@@ -160,7 +160,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monitor.web import cli as web_cli
 
         return web_cli.run(args)
-    if command in ("routes", "oncall", "ack"):
+    if command in ("routes", "oncall", "ack", "alerts"):
         from monitor import alerting_cli
 
         return alerting_cli.run(args)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from monitor.config import redact_url
+from monitor.core.outbox import renumber_offset
 from monitor.errors import StoreError
 from monitor.store.models import Alert, Delivery, Mention, SourceState
 
@@ -49,6 +50,22 @@ class PendingAlert:
     # Alert path (issue 6): why it waited (after_hours | rate_limit | snoozed) and its escalation tier.
     held: str | None = None
     tier: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxAlert:
+    """One outbox row as ``review-monitor alerts`` lists it (no title, body or URL)."""
+
+    id: int
+    status: str
+    channel: str
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+    purpose: str
+    mention_id: int | None
+    idempotency_key: str
+    last_error: str | None
 
 
 class Store:
@@ -326,6 +343,57 @@ class Store:
             )
             if fallback is not None:
                 session.execute(self.insert_ignore(Alert).values(**_row(fallback)))
+
+    def list_alerts(self, statuses: Sequence[str], limit: int) -> list[OutboxAlert]:
+        """Outbox rows of these statuses, newest first, with their last delivery attempt."""
+        last = (select(col(Delivery.alert_id), func.max(col(Delivery.attempted_at)).label("at"))
+                .group_by(col(Delivery.alert_id)).subquery())
+        with self.session() as session:
+            rows = session.execute(
+                select(Alert, last.c.at).outerjoin(last, last.c.alert_id == col(Alert.id))
+                .where(col(Alert.status).in_(list(statuses)))
+                .order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit))
+            return [OutboxAlert(alert.id or 0, alert.status, alert.channel, alert.attempts,
+                                alert.created_at, at, alert.purpose, alert.mention_id,
+                                alert.idempotency_key, alert.last_error)
+                    for alert, at in rows]
+
+    def alert_statuses(self, alert_ids: Sequence[int]) -> dict[int, str]:
+        with self.session() as session:
+            rows = session.execute(select(col(Alert.id), col(Alert.status))
+                                   .where(col(Alert.id).in_(list(alert_ids))))
+            return {alert_id: status for alert_id, status in rows if alert_id is not None}
+
+    def requeue_dead(self, alert_ids: Sequence[int] | None, now: datetime) -> list[int]:
+        """Put dead alerts (these, or every one with None) back in the outbox, due now,
+        attempts from 0, the idempotency key unchanged; returns the ids requeued.
+
+        The UPDATE only takes rows still ``dead``: two operators retrying at once requeue
+        an alert once (the second finds it pending, or sent by then). ``last_error`` is
+        kept until the next attempt replaces or clears it. The alert's earlier delivery rows move below attempt 1 in the same transaction
+        (``core.outbox.renumber_offset``); the targets that took it stay done.
+        """
+        if alert_ids is not None and not alert_ids:
+            return []
+        with self.session() as session:
+            requeue = update(Alert).where(col(Alert.status) == "dead")
+            if alert_ids is not None:
+                requeue = requeue.where(col(Alert.id).in_(list(alert_ids)))
+            requeued = sorted(alert_id for alert_id in session.scalars(
+                requeue.values(status="pending", attempts=0, next_attempt_at=now)
+                .returning(col(Alert.id))) if alert_id is not None)
+            if not requeued:
+                return []
+            spans = session.execute(
+                select(col(Delivery.alert_id), func.min(col(Delivery.attempt)),
+                       func.max(col(Delivery.attempt)))
+                .where(col(Delivery.alert_id).in_(requeued)).group_by(col(Delivery.alert_id)))
+            for alert_id, lowest, highest in list(spans):
+                offset = renumber_offset(int(lowest), int(highest))
+                if offset:
+                    session.execute(update(Delivery).where(col(Delivery.alert_id) == alert_id)
+                                    .values(attempt=col(Delivery.attempt) - offset))
+            return requeued
 
     def add_alerts(self, alerts: Sequence[Alert]) -> int:
         """Queue alerts that are not tied to a new mention (source health...); dupes ignored."""
