@@ -456,8 +456,8 @@ class Ingestor:
         A removal needs an earlier poll's miss (monitor/core/removals.py), kept on the
         mention (``unlisted_at``) so that it outlives the process and is shared with
         other daemons on the store: one read of the mentions the listing did not show
-        (by source and publication time), one UPDATE for their first misses, one for
-        the removals. Rolled back with the batch, a listing leaves no miss behind.
+        (by source and publication time), one UPDATE per 500 for their first misses,
+        one per 500 for the removals and one INSERT of their revisions. Rolled back with the batch, a listing leaves no miss behind.
         """
         interval = self.removal_watch.get(listing.source_id)
         if interval is None:

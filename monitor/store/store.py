@@ -346,11 +346,13 @@ class Store:
 
     def list_alerts(self, statuses: Sequence[str], limit: int) -> list[OutboxAlert]:
         """Outbox rows of these statuses, newest first, with their last delivery attempt."""
-        last = (select(col(Delivery.alert_id), func.max(col(Delivery.attempted_at)).label("at"))
-                .group_by(col(Delivery.alert_id)).subquery())
+        # Per listed row, through the index on delivery.alert_id (not a GROUP BY over
+        # every delivery ever made).
+        last = (select(func.max(col(Delivery.attempted_at)))
+                .where(col(Delivery.alert_id) == col(Alert.id)).scalar_subquery())
         with self.session() as session:
             rows = session.execute(
-                select(Alert, last.c.at).outerjoin(last, last.c.alert_id == col(Alert.id))
+                select(Alert, last)
                 .where(col(Alert.status).in_(list(statuses)))
                 .order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit))
             return [OutboxAlert(alert.id or 0, alert.status, alert.channel, alert.attempts,
@@ -370,8 +372,9 @@ class Store:
 
         The UPDATE only takes rows still ``dead``: two operators retrying at once requeue
         an alert once (the second finds it pending, or sent by then). ``last_error`` is
-        kept until the next attempt replaces or clears it. The alert's earlier delivery rows move below attempt 1 in the same transaction
-        (``core.outbox.renumber_offset``); the targets that took it stay done.
+        kept until the next attempt replaces or clears it. The alert's earlier delivery
+        rows move below attempt 1 in the same transaction (``core.outbox.renumber_offset``);
+        the targets that took it stay done.
         """
         if alert_ids is not None and not alert_ids:
             return []
