@@ -171,9 +171,10 @@ def snooze(store: Store, mention_ids: Sequence[int], until: datetime, by: str,
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
+        ends = _snooze_ends(session, ids)
         changed = _transition(session, "snooze", ids, {"snoozed_until": until}, by, now,
                               f"until {until:%Y-%m-%d %H:%M} UTC")
-        _follow_snooze(session, ids, until, now)
+        _follow_snooze(session, ids, until, now, ends)
     _log("snooze", ids, by, changed)
     return changed
 
@@ -184,13 +185,39 @@ def snooze(store: Store, mention_ids: Sequence[int], until: datetime, by: str,
 _HELD_SNOOZED = "snoozed"
 
 
-def _follow_snooze(session: Session, ids: list[int], due: datetime, now: datetime) -> None:
+def _snooze_ends(session: Session, ids: list[int]) -> dict[int, datetime]:
+    """When each of these mentions' running snooze ends (before a transition changes it)."""
+    return {mention_id: until for mention_id, until in session.execute(
+        select(col(Mention.id), col(Mention.snoozed_until)).where(
+            col(Mention.id).in_(ids), col(Mention.status) == "snoozed",
+            col(Mention.snoozed_until).is_not(None)))
+        if mention_id is not None and until is not None}
+
+
+def _follow_snooze(session: Session, ids: list[int], due: datetime, now: datetime,
+                   ends: dict[int, datetime]) -> None:
     """Held alerts waiting for these mentions' snooze to end (notify/storm.py) wait no
     longer than ``due``: the new, earlier end of a shortened snooze, or ``now`` when the
     mention is reopened (open again: its alert goes out, docs/alerting.md). Their
     ``escalate_at`` moves back by as much, so the escalation still follows the alert. A
-    snooze made longer needs nothing: the alert, due at the old end, waits on then."""
+    snooze made longer needs nothing: the alert, due at the old end, waits on then.
+
+    An escalation that fell due during the snooze was put off to its end (``ends``, as
+    read before the change; notify/escalation.py): it too goes on at ``due``."""
     status = (col(Mention.status) == "snoozed") if due > now else (col(Mention.status) == "open")
+    for mention_id, old_end in ends.items():
+        if old_end <= due:
+            continue
+        deferred = session.execute(
+            update(Alert).where(
+                col(Alert.mention_id) == mention_id, col(Alert.status) == "sent",
+                col(Alert.acked_at).is_(None), col(Alert.escalate_at) == old_end,
+                col(Alert.mention_id).in_(select(col(Mention.id)).where(
+                    col(Mention.id) == mention_id, status)))
+            .values(escalate_at=due).execution_options(synchronize_session=False))
+        if getattr(deferred, "rowcount", 0):
+            log.info("escalation_follows_snooze mention=%s until=%s", mention_id,
+                     due.isoformat())
     rows = session.execute(
         select(col(Alert.id), col(Alert.next_attempt_at), col(Alert.escalate_at))
         .join(Mention, col(Mention.id) == col(Alert.mention_id))
@@ -241,9 +268,10 @@ def reopen(store: Store, mention_ids: Sequence[int], by: str, now: datetime) -> 
     ids = _ids(mention_ids)
     with store.session() as session:
         ids = _existing(session, ids)
+        ends = _snooze_ends(session, ids)
         changed = _transition(session, "reopen", ids,
                               {"resolved_at": None, "snoozed_until": None}, by, now)
-        _follow_snooze(session, ids, now, now)
+        _follow_snooze(session, ids, now, now, ends)
         replied_seen = set(session.scalars(select(col(PublicReply.mention_id)).where(
             col(PublicReply.mention_id).in_(ids))))
         for mention_id, site_replies in session.execute(

@@ -1099,6 +1099,44 @@ def test_escalation_of_a_snoozed_mention_goes_on_when_the_snooze_ends(
     app.store.close()
 
 
+@pytest.mark.parametrize("how", ["reopened", "snoozed shorter"])
+def test_escalation_put_off_by_a_snooze_follows_a_reopen_or_a_shorter_snooze(
+        tmp_path: Path, receivers: dict[str, Receiver], how: str) -> None:
+    """Snoozed at DAY+1m to DAY+60m, the tier-1 escalation due at DAY+10m is put off to
+    DAY+60m. Reopened at DAY+20m, it goes on at once; snoozed again to DAY+30m only, it
+    goes on then, not at the old end. Once either way."""
+    from monitor import triage
+
+    app, clock = _complaint_alerted_by_day(tmp_path, receivers)
+    with app.store.session() as session:
+        mention_id = int(session.scalars(select(Mention.id)).one())
+    old_end = DAY + timedelta(minutes=60)
+    assert triage.snooze(app.store, [mention_id], old_end, "cy",
+                         DAY + timedelta(minutes=1)) == 1
+    assert app.ingestor.planner is not None
+    clock[0] = DAY + timedelta(minutes=15)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    clock[0] = DAY + timedelta(minutes=20)
+    if how == "reopened":
+        due = clock[0]
+        assert triage.reopen(app.store, [mention_id], "cy", clock[0]) == 1
+    else:
+        due = DAY + timedelta(minutes=30)
+        assert triage.snooze(app.store, [mention_id], due, "cy", clock[0]) == 1
+    with app.store.session() as session:
+        assert {a.escalate_at for a in session.scalars(
+            select(Alert).where(Alert.tier == 0))} == {due}
+    if due > clock[0]:
+        assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+        clock[0] = due
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+    clock[0] += timedelta(minutes=1)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
+    app.store.close()
+
+
 def test_held_alert_goes_out_alone_when_the_rest_of_its_batch_was_handled(
         tmp_path: Path, receivers: dict[str, Receiver]) -> None:
     """Two held, one replied before the opening: the other is sent once, as itself (not
