@@ -261,9 +261,7 @@ def _removal_state(app) -> dict[str, tuple[bool, datetime | None]]:  # type: ign
 def test_a_mention_gone_from_its_listing_is_marked_removed_after_the_grace(
         store_url: str) -> None:
     app = make_app(make_config(store_url), clock=lambda: NOW)  # news polls every 15 min
-    full = _listed("a", "b", "c", "d")
-    app.ingestor.ingest(full, NOW, [_listing(full)])
-    without_b = [item for item in _listed("a", "b", "c", "d") if item.external_id != "b"]
+    full, without_b = _listed_then_b_gone(app)
     # 10 minutes later: one poll missed it, within the 1 h grace: nothing yet.
     result = app.ingestor.ingest(without_b, NOW + timedelta(minutes=10), [_listing(without_b)])
     assert result.removed == 0 and not any(r for r, _ in _removal_state(app).values())
@@ -348,9 +346,7 @@ def test_one_miss_after_a_quiet_spell_is_not_enough(store_url: str) -> None:
     # mentions' last sighting old: the first listing after that is one poll, and one
     # stale page must not remove a live post. The next poll that misses it does.
     app = make_app(make_config(store_url), clock=lambda: NOW)
-    full = _listed("a", "b", "c", "d")
-    app.ingestor.ingest(full, NOW, [_listing(full)])
-    without_b = [item for item in _listed("a", "b", "c", "d") if item.external_id != "b"]
+    full, without_b = _listed_then_b_gone(app)
     after = NOW + timedelta(hours=3)
     assert app.ingestor.ingest(without_b, after, [_listing(without_b)]).removed == 0
     # Listed again on the next poll: that was a stale page, nothing to undo.
@@ -417,6 +413,13 @@ def test_a_listing_rolled_back_with_its_batch_is_no_earlier_miss(store_url: str)
                                [_listing(without_b)]).removed == 0
 
 
+def _listed_then_b_gone(app) -> tuple[list[MentionItem], list[MentionItem]]:  # type: ignore[no-untyped-def]
+    """a-d listed and stored at NOW; the listing without b (a removed post)."""
+    full = _listed("a", "b", "c", "d")
+    app.ingestor.ingest(full, NOW, [_listing(full)])
+    return full, [item for item in _listed("a", "b", "c", "d") if item.external_id != "b"]
+
+
 def _first_misses(app) -> dict[str, datetime | None]:  # type: ignore[no-untyped-def]
     return {m.external_id or "": m.unlisted_at for m in mentions(app)}
 
@@ -425,9 +428,7 @@ def test_a_restarted_daemon_counts_the_miss_its_predecessor_saw(store_url: str) 
     # The first miss is kept in the store: a daemon restarted between two polls (more
     # often than the grace, say) still removes on the second miss.
     before = make_app(make_config(store_url), clock=lambda: NOW)
-    full = _listed("a", "b", "c", "d")
-    before.ingestor.ingest(full, NOW, [_listing(full)])
-    without_b = [item for item in full if item.external_id != "b"]
+    _, without_b = _listed_then_b_gone(before)
     missed = NOW + timedelta(minutes=10)
     assert before.ingestor.ingest(without_b, missed, [_listing(without_b)]).removed == 0
     assert _first_misses(before) == {"a": None, "b": missed, "c": None, "d": None}
@@ -455,9 +456,7 @@ def test_a_daemon_on_the_same_store_counts_another_ones_miss(store_url: str) -> 
 
 def test_a_mention_listed_again_loses_its_miss(store_url: str) -> None:
     app = make_app(make_config(store_url), clock=lambda: NOW)
-    full = _listed("a", "b", "c", "d")
-    app.ingestor.ingest(full, NOW, [_listing(full)])
-    without_b = [item for item in full if item.external_id != "b"]
+    full, without_b = _listed_then_b_gone(app)
     after = NOW + timedelta(hours=3)
     app.ingestor.ingest(without_b, after, [_listing(without_b)])
     assert _first_misses(app)["b"] == after

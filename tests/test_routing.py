@@ -1068,6 +1068,17 @@ def test_held_alert_of_a_mention_snoozed_again_waits_for_the_new_end(
     app.store.close()
 
 
+def _escalates_once_to_bo(app: Any, clock: list[datetime], receivers: dict[str, Receiver],
+                          mention_id: int) -> None:
+    """At clock[0] the tier-1 escalation goes to bo, and a minute later nothing more."""
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
+    clock[0] += timedelta(minutes=1)
+    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
+    dispatch(app)
+    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
+    app.store.close()
+
+
 @pytest.mark.parametrize("snoozed_for", [timedelta(minutes=4), timedelta(minutes=29)])
 def test_escalation_of_a_snoozed_mention_goes_on_when_the_snooze_ends(
         tmp_path: Path, receivers: dict[str, Receiver], snoozed_for: timedelta) -> None:
@@ -1091,12 +1102,7 @@ def test_escalation_of_a_snoozed_mention_goes_on_when_the_snooze_ends(
             assert {a.escalate_at for a in session.scalars(
                 select(Alert).where(Alert.tier == 0))} == {snooze_end}
         clock[0] = snooze_end
-    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
-    clock[0] += timedelta(minutes=1)
-    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
-    dispatch(app)
-    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
-    app.store.close()
+    _escalates_once_to_bo(app, clock, receivers, mention_id)
 
 
 @pytest.mark.parametrize("how", ["reopened", "snoozed shorter"])
@@ -1129,12 +1135,7 @@ def test_escalation_put_off_by_a_snooze_follows_a_reopen_or_a_shorter_snooze(
     if due > clock[0]:
         assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
         clock[0] = due
-    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 1
-    clock[0] += timedelta(minutes=1)
-    assert escalate_due(app.store, app.ingestor.planner, clock[0]) == 0
-    dispatch(app)
-    assert refs(receivers["bo"]) == [f"rm-m{mention_id}-t1-member:bo"]
-    app.store.close()
+    _escalates_once_to_bo(app, clock, receivers, mention_id)
 
 
 def test_held_alert_goes_out_alone_when_the_rest_of_its_batch_was_handled(
