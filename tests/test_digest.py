@@ -582,6 +582,36 @@ def test_crash_while_building_is_taken_over_after_the_lease(store_url: str,
     assert runs(store)[0].attempts == 2
 
 
+def test_a_run_taken_over_after_the_lease_is_not_sent_by_the_slow_process(
+        store_url: str, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build slower than LEASE: meanwhile another daemon took the run over (its own
+    claim). The slow process then sends nothing and leaves the row to the other one,
+    which sends it once."""
+    import monitor.digest.runner as runner_module
+
+    config, store, _ids = seeded(store_url, recipients=[smtp.url()])
+    later = NOW + LEASE + timedelta(seconds=1)
+    real_build = runner_module.build_digest
+    took_over: list[int | None] = []
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        if not took_over:  # while the first process builds, the lease runs out
+            took_over.append(DigestRunner(config, store, Clock(later))._claim(
+                "acme-weekly", WEEK, later, resend=False))
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "build_digest", slow_build)
+    slow = DigestRunner(config, store, Clock(NOW)).run_due()
+    assert took_over[0] is not None
+    assert [r.status for r in slow] == ["stopped"] and smtp.messages == []
+    (row,) = runs(store)
+    assert (row.status, row.claimed_at, row.attempts) == ("pending", later, 2)
+    # The other daemon's run goes on (here: its next check after its own lease).
+    monkeypatch.setattr(runner_module, "build_digest", real_build)
+    results = DigestRunner(config, store, Clock(later + LEASE + timedelta(seconds=1))).run_due()
+    assert [r.status for r in results] == ["sent"] and len(smtp.messages) == 1
+
+
 def test_partial_failure_retries_only_the_server_that_failed(store_url: str,
                                                              smtp: SmtpSink) -> None:
     down_port = _free_port()

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlmodel import col
@@ -92,6 +93,10 @@ class DigestRunner:
         # The SMTP call, replaceable so a test can make a server "crash" mid-send.
         self.send: Callable[..., int] = send or self._send_guarded
         self._unwatched_logged: set[tuple[str, str]] = set()
+        # run id -> the claimed_at this process last wrote on it: every later write names
+        # it, so a process whose run was taken over after the lease (a build slower than
+        # LEASE) writes nothing more on it and sends nothing.
+        self._claims: dict[int, datetime] = {}
         # A digest that could not be sent is told where source health problems go.
         self.ops = Destination(config, config.health.ops_channel)
 
@@ -205,6 +210,7 @@ class DigestRunner:
                              error="the daemon stopped before a mail server took it")
         finally:
             self.guard.release()
+            self._claims.pop(run_id, None)
 
     def stop(self) -> None:
         """The daemon's grace period is over: the sending thread (still running) hands no
@@ -332,6 +338,7 @@ class DigestRunner:
                 ).returning(table.c.id)
             ).scalar_one_or_none()
         if inserted is not None:
+            self._claims[int(inserted)] = now
             return int(inserted)
         failed_due = col(DigestRun.status) == "failed" if resend or manual else and_(
             col(DigestRun.status) == "failed",
@@ -353,7 +360,10 @@ class DigestRunner:
                                         col(DigestRun.week) == week, takeable)
                 .values(**values).returning(col(DigestRun.id))
             ).scalar_one_or_none()
-        return None if claimed is None else int(claimed)
+        if claimed is None:
+            return None
+        self._claims[int(claimed)] = now
+        return int(claimed)
 
     def _interrupt(self, row: DigestRun, now: datetime) -> None:
         row.error = (f"the process stopped while a mail server had the digest (at "
@@ -371,10 +381,13 @@ class DigestRunner:
         with self.store.session() as session:
             marked = session.execute(
                 update(DigestRun).where(col(DigestRun.id) == run_id,
-                                        col(DigestRun.status) == "pending")
+                                        col(DigestRun.status) == "pending", self._mine(run_id))
                 .values(status="sending", claimed_at=now).returning(col(DigestRun.id))
             ).scalar_one_or_none()
-        return marked is not None
+        if marked is None:
+            return False
+        self._claims[run_id] = now
+        return True
 
     def _release(self, run_id: int) -> None:
         """Stopped before any server took this attempt: due again at once (the next start
@@ -385,7 +398,8 @@ class DigestRunner:
         with self.store.session() as session:
             released = session.execute(
                 update(DigestRun).where(col(DigestRun.id) == run_id,
-                                        col(DigestRun.status).in_(("pending", "sending")))
+                                        col(DigestRun.status).in_(("pending", "sending")),
+                                        self._mine(run_id))
                 .values(status="failed", error=error, next_attempt_at=now)
                 .returning(col(DigestRun.scope), col(DigestRun.week))
             ).first()
@@ -400,7 +414,12 @@ class DigestRunner:
 
     def _update(self, run_id: int, **values: object) -> None:
         with self.store.session() as session:
-            session.execute(update(DigestRun).where(col(DigestRun.id) == run_id).values(**values))
+            session.execute(update(DigestRun).where(col(DigestRun.id) == run_id,
+                                                    self._mine(run_id)).values(**values))
+
+    def _mine(self, run_id: int) -> Any:
+        """The row is still this process's claim (see ``_claims``)."""
+        return col(DigestRun.claimed_at) == self._claims.get(run_id)
 
 
 def _stale(row: DigestRun, now: datetime) -> bool:
