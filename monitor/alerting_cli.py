@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
 
     alerts = sub.add_parser("alerts", help="list outbox alerts (default: the dead ones); "
                                            "'alerts retry' sends dead ones again")
-    # Not required here: 'alerts retry --config F' gives it to the subcommand instead.
+    # Not required here: 'alerts retry --config F' may give it to the subcommand instead.
     alerts.add_argument("--config", "-c", type=Path, default=None)
     alerts.add_argument("--status", choices=["dead", "pending", "sent", "cancelled", "all"],
                         default="dead", help="which alerts (default: dead)")
@@ -52,7 +52,9 @@ def add_parser(sub: Any) -> None:
     alerts_sub = alerts.add_subparsers(dest="alerts_command")
     retry = alerts_sub.add_parser("retry", help="put dead alerts back in the outbox, due now, "
                                                 "with the same idempotency key")
-    retry.add_argument("--config", "-c", type=Path, required=True)
+    # Either place: 'alerts --config F retry 7' or 'alerts retry --config F 7' (SUPPRESS
+    # keeps the subcommand from overwriting a --config given before it with None).
+    retry.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS)
     retry.add_argument("alert_ids", type=int, nargs="*", metavar="ID", help="dead alert ids")
     retry.add_argument("--dead", action="store_true", help="every dead alert")
 

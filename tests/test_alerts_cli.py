@@ -149,7 +149,8 @@ def test_list_and_retry_dead_alerts_then_one_delivery_each(
         {first, seeded["pending"]}
 
     # --dead: the other two.
-    rest = run_cli("alerts", "retry", "--config", str(config), "--dead")
+    # --config before the subcommand works as well as after it.
+    rest = run_cli("alerts", "--config", str(config), "retry", "--dead")
     assert rest.returncode == 0, rest.stderr
     assert rest.stdout.startswith(f"requeued 2 dead alerts ({second}, {third})")
     assert "no dead alerts" in run_cli("alerts", "--config", str(config)).stdout
