@@ -174,6 +174,20 @@ def test_dispatcher_retries_then_dead_letters_to_fallback(store_url: str) -> Non
     assert "could not be delivered to channel 'down' after 3 attempts" in console.getvalue()
     assert len([d for d in deliveries if not d.ok]) == 3
     assert "topsecret" not in console.getvalue()  # secrets in channel URLs are never printed
+    # Retried by hand (review-monitor alerts retry) and dead again: the fallback is told
+    # again, under a key of its own; the first notice is not sent twice.
+    key = alerts["mention"].idempotency_key
+    assert app.store.requeue_dead(None, clock[0]) == [alerts["mention"].id]
+    for _ in range(3):
+        asyncio.run(app.dispatcher.drain())
+        with app.store.session() as session:
+            pending = session.scalars(select(Alert).where(Alert.status == "pending")).all()
+        clock[0] = max([clock[0], *(a.next_attempt_at for a in pending)])
+    with app.store.session() as session:
+        notices = sorted((a.idempotency_key, a.status) for a in session.scalars(
+            select(Alert).where(Alert.purpose == "dead_letter")))
+    assert notices == [(f"{key}-dead", "sent"), (f"{key}-dead2", "sent")]
+    assert app.store.dead_letter_count(key) == 2 and app.store.dead_letter_count("rm-m") == 0
 
 
 def test_partial_failure_is_not_resent_to_the_url_that_worked(store_url: str, receiver) -> None:

@@ -234,7 +234,11 @@ class Dispatcher:
     async def _failed(self, alert: PendingAlert, attempt: int, error: str) -> DispatchResult:
         now = self.clock()
         if attempt >= self.config.max_attempts:
-            fallback = self._fallback_alert(alert, attempt, error, now)
+            # An alert retried by hand (review-monitor alerts retry) may die again: the
+            # fallback is told each time, under a key of its own.
+            earlier = await asyncio.to_thread(self.store.dead_letter_count,
+                                              alert.idempotency_key)
+            fallback = self._fallback_alert(alert, attempt, error, now, earlier)
             await asyncio.to_thread(self.store.mark_dead, alert.id, attempt, error, fallback)
             log.error("alert_dead id=%s key=%s channel=%s attempts=%s error=%s", alert.id,
                       alert.idempotency_key, alert.channel, attempt, error)
@@ -247,11 +251,11 @@ class Dispatcher:
         return DispatchResult(retrying=1)
 
     def _fallback_alert(self, alert: PendingAlert, attempts: int, error: str,
-                        now: datetime) -> Alert | None:
+                        now: datetime, earlier: int = 0) -> Alert | None:
         fallback = self.config.fallback
         if fallback is None or fallback == alert.channel:
             return None
-        key = f"{alert.idempotency_key}-dead"
+        key = f"{alert.idempotency_key}-dead{earlier + 1 if earlier else ''}"
         return Alert(
             mention_id=alert.mention_id, channel=fallback, idempotency_key=key,
             status="pending", purpose="dead_letter",

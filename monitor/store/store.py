@@ -344,6 +344,17 @@ class Store:
             if fallback is not None:
                 session.execute(self.insert_ignore(Alert).values(**_row(fallback)))
 
+    def dead_letter_count(self, key: str) -> int:
+        """How many dead-letter notices an alert (by idempotency key) has had: its keys are
+        ``KEY-dead``, ``KEY-dead2``... (a range on the unique key's index)."""
+        prefix = f"{key}-dead"
+        with self.session() as session:
+            return int(session.execute(
+                select(func.count()).select_from(Alert).where(
+                    col(Alert.idempotency_key) >= prefix,
+                    col(Alert.idempotency_key) < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+            ).scalar_one())
+
     def list_alerts(self, statuses: Sequence[str], limit: int) -> list[OutboxAlert]:
         """Outbox rows of these statuses, newest first, with their last delivery attempt."""
         # Per listed row, through the index on delivery.alert_id (not a GROUP BY over
