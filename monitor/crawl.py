@@ -27,6 +27,7 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from monitor.config import Config, SourceConfig
+from monitor.core.backlog import MAX_BACKLOG_PAGES, backlog_after_poll
 from monitor.core.removals import Listing, listing_span
 from monitor.errors import BlockedError, FetchError, IngestError, ParseError, SourceError
 from monitor.ingest import Ingestor, IngestResult
@@ -54,6 +55,12 @@ class SourceRun:
     etag: str | None = None
     last_modified: str | None = None
     duration_s: float = 0.0
+    # What paging did: the deepest page read without error, whether it asked for a
+    # next page, and whether it stopped at its page limit with something new on that
+    # page (see monitor/core/backlog.py).
+    pages_read: int = 0
+    followed: bool = False
+    cut_off: bool = False
 
     @property
     def failed(self) -> bool:
@@ -223,6 +230,10 @@ def _header(response: Response, name: bytes) -> str | None:
 
 
 class CrawlAdapter:
+    # A poll cut off with new mentions still unread records how deep it got in the
+    # source's state, for the next poll to resume past (monitor/core/backlog.py).
+    resumes = True
+
     def __init__(self, config: Config, store: Store, ingestor: Ingestor,
                  clock: Callable[[], datetime]) -> None:
         self.config = config
@@ -269,6 +280,7 @@ class CrawlAdapter:
         # Mentions are stored while the crawl goes on: the store's work overlaps the
         # network's, and a long crawl does not hold thousands of mentions in memory.
         pump = asyncio.create_task(self._ingest_while_crawling(collector))
+        crawler: Crawler | None = None
         try:
             crawler = Crawler(spider_class(first.spider), scrapy_settings(self.config, first))
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
@@ -287,7 +299,51 @@ class CrawlAdapter:
             self._collectors.discard(collector)
         for run in runs.values():
             run.duration_s = time.monotonic() - started
+        self._read_paging(crawler, runs)
+        if self.resumes:
+            for source, state in group:
+                self._record_backlog(state, runs[source.id])
         return runs
+
+    @staticmethod
+    def _read_paging(crawler: Crawler | None, runs: dict[str, SourceRun]) -> None:
+        """Each source's paging facts, from its spider (the crawl's, or its delegate).
+
+        A crawl stopped before it finished (shutdown, a CLOSESPIDER limit) may have
+        had pages still to read: its sources count as cut off where they read any."""
+        spider = crawler.spider if crawler is not None else None
+        if crawler is None or spider is None:
+            return
+        stats = crawler.stats
+        reason = stats.get_value("finish_reason") if stats is not None else None
+        interrupted = reason is not None and reason != "finished"
+        for each in getattr(spider, "delegates", None) or [spider]:
+            run = runs.get(getattr(each, "source_id", ""))
+            if run is not None:
+                run.pages_read = int(getattr(each, "pages_read", 0) or 0)
+                run.followed = bool(getattr(each, "followed", False))
+                run.cut_off = bool(getattr(each, "cut_off", False)) or interrupted
+
+    @staticmethod
+    def _record_backlog(state: SourceState, run: SourceRun) -> None:
+        """Keep in the source's state how deep the next poll must page (the daemon
+        saves the state with the rest of the run)."""
+        previous = state.backlog_pages
+        # A failure counts only where the run was paging: a source of one page, or of
+        # several first pages (no next page asked for), has nothing to resume past.
+        depth = backlog_after_poll(previous, run.pages_read, run.cut_off,
+                                   run.failed and run.followed)
+        state.backlog_pages = depth
+        if depth is not None and depth != previous:
+            log.info("source_backlog source=%s pages=%s: the next poll resumes past page %s",
+                     run.source_id, depth, depth)
+            if depth >= MAX_BACKLOG_PAGES and run.cut_off:
+                log.warning("source_backlog_deep source=%s pages=%s: raise max_pages or "
+                            "shorten the interval; review-monitor backfill reads past it",
+                            run.source_id, depth)
+        elif depth is None and previous is not None:
+            log.info("source_backlog_cleared source=%s pages=%s: caught up",
+                     run.source_id, run.pages_read)
 
     async def _ingest_while_crawling(self, collector: _RunCollector) -> None:
         while True:
@@ -338,15 +394,19 @@ class CrawlAdapter:
             run.status = "ingest"
 
     def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
+        backlog = state.backlog_pages or 0
         return {
             "source_id": source.id,
             "url": source.url,
             "params": self._spider_params(source),
-            "etag": state.etag,
-            "last_modified": state.last_modified,
+            # With a backlog the first page is fetched in full: a 304 for it would end
+            # the poll before it reaches the pages past the backlog.
+            "etag": None if backlog else state.etag,
+            "last_modified": None if backlog else state.last_modified,
             "known_ids": lambda ids, source_id=source.id: self.store.known_external_ids(
                 source_id, ids),
             "max_pages": source.max_pages,
+            "resume_pages": backlog,
             "render": source.render,
         }
 
@@ -371,7 +431,14 @@ class CrawlAdapter:
 
 
 class BackfillAdapter(CrawlAdapter):
-    """Fetches a source's history on purpose: up to ``pages`` pages, past stored mentions."""
+    """Fetches a source's history on purpose: up to ``pages`` pages, past stored mentions.
+
+    It leaves the source's backlog alone: a backfill's state is not saved, and the
+    next poll still resumes where the last poll was cut off (no harm if the backfill
+    already stored those pages: the poll reads on to where nothing is new).
+    """
+
+    resumes = False
 
     def __init__(self, config: Config, store: Store, ingestor: Ingestor,
                  clock: Callable[[], datetime], pages: int) -> None:
@@ -380,7 +447,8 @@ class BackfillAdapter(CrawlAdapter):
 
     def _spider_arguments(self, source: SourceConfig, state: SourceState) -> dict[str, Any]:
         arguments = super()._spider_arguments(source, state)
-        arguments.update(known_ids=None, max_pages=self.pages, etag=None, last_modified=None)
+        arguments.update(known_ids=None, max_pages=self.pages, resume_pages=0, etag=None,
+                         last_modified=None)
         return arguments
 
     def progress(self) -> list[SourceRun]:

@@ -2,7 +2,8 @@
 
 It owns what is the same for every source: conditional GET on the first
 request, telling "blocked" and "HTTP error" apart from "parsed nothing",
-and incremental paging that stops at mentions already stored. A subclass
+and incremental paging that stops at mentions already stored (resuming past
+the depth an earlier, cut-off poll reached: ``resume_pages``). A subclass
 only writes ``parse_response``: response in, ``MentionItem``s (and maybe the
 next page's ``Request``) out. ``parse_response`` must work on a response built
 from a saved file, which is how ``review-monitor extract`` and the golden
@@ -76,6 +77,7 @@ class MonitorSpider(scrapy.Spider):
         last_modified: str | None = None,
         known_ids: KnownIds | None = None,
         max_pages: int = 5,
+        resume_pages: int = 0,
         render: bool = False,
         sources: list[dict[str, Any]] | None = None,
         **kwargs: Any,
@@ -94,6 +96,17 @@ class MonitorSpider(scrapy.Spider):
         self.last_modified = last_modified
         self.known_ids = known_ids
         self.max_pages = max_pages
+        # An earlier poll was cut off this deep (at its page limit with new mentions on
+        # its last page, or by a failed page): page on through these pages, known or
+        # not, then on while pages hold something new, up to max_pages past them.
+        self.resume_pages = max(0, int(resume_pages or 0))
+        # What this run's paging did, read by the crawl adapter once the crawl is over:
+        # the deepest page read without error, whether it asked for a next page at
+        # all, and whether it stopped at its page limit on a page that still held
+        # something new.
+        self.pages_read = 0
+        self.followed = False
+        self.cut_off = False
         # Fetch through a headless browser (scrapy-playwright): the crawler's settings
         # route requests marked {"playwright": True} to it.
         self.render = render
@@ -161,6 +174,7 @@ class MonitorSpider(scrapy.Spider):
             if mentions:  # what was read before the error is still news
                 yield MentionBatch(self.source_id, mentions)
             raise
+        self.pages_read = max(self.pages_read, int(response.meta.get("page") or 1))
         if mentions:
             yield MentionBatch(self.source_id, mentions, self.lists_everything(response))
 
@@ -211,9 +225,27 @@ class MonitorSpider(scrapy.Spider):
     # -- paging ----------------------------------------------------------------
 
     def should_follow(self, items: list[MentionItem], page: int) -> bool:
-        """Fetch the next page only while this one held something new and pages remain."""
-        if page >= self.max_pages or not items:
+        """Fetch the next page only while this one held something new and pages remain.
+
+        Pages up to ``resume_pages`` are followed even when known (an earlier poll
+        stopped there with more to read). A page at the limit that still holds
+        something new marks the run ``cut_off``: the next poll resumes past it.
+        """
+        if not items:
             return False
+        limit = self.max_pages + self.resume_pages
+        if page < limit and page <= self.resume_pages:
+            self.followed = True
+            return True
+        new = self.holds_new(items)
+        if page >= limit:
+            self.cut_off = self.cut_off or new
+            return False
+        self.followed = self.followed or new
+        return new
+
+    def holds_new(self, items: list[MentionItem]) -> bool:
+        """Whether ``items`` hold a mention not yet stored (by external id)."""
         if self.known_ids is None:
             return True
         ids = [item.external_id for item in items if item.external_id]

@@ -59,10 +59,14 @@ def test_paging_stops_at_known_mentions(tmp_path: Path, server: FixtureServer) -
     first = run_in_reactor(lambda: daemon.crawl_due(force=True))
     assert first[0].ingest.new == 9  # pages 1-3: max_pages stops it
     assert server.hits["/review/acme.example"] == 3
+    # Page 3 still held new reviews: the next poll resumes past it (test_backlog.py),
+    # reading pages 1-3 again and then 4-5, the site's last.
     second = run_in_reactor(lambda: daemon.crawl_due(force=True))
+    assert second[0].ingest.new == 6 and server.hits["/review/acme.example"] == 8
+    third = run_in_reactor(lambda: daemon.crawl_due(force=True))
     # Page 1 holds only known reviews: no second page is fetched.
-    assert second[0].ingest.new == 0 and second[0].ingest.seen_again == 3
-    assert server.hits["/review/acme.example"] == 4
+    assert third[0].ingest.new == 0 and third[0].ingest.seen_again == 3
+    assert server.hits["/review/acme.example"] == 9
     assert "sort=recency" in server.requests[0].path
 
 

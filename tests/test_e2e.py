@@ -207,7 +207,7 @@ def test_db_upgrade_and_extract_commands(tmp_path: Path, server: FixtureServer,
     store_url = f"sqlite:///{tmp_path / 'db.db'}"
     config = write_config(tmp_path, store_url, [], receiver)
     upgraded = run_cli("db", "upgrade", "--config", str(config))
-    assert upgraded.returncode == 0 and "revision 0005" in upgraded.stdout
+    assert upgraded.returncode == 0 and "revision 0006" in upgraded.stdout
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(sample_entries("x", 2)))
     extracted = run_cli("extract", "feed", str(feed), "--url", "https://example.com/feed.xml")

@@ -48,7 +48,7 @@ def test_migrations_apply_and_are_idempotent(store_url: str) -> None:
     store = Store(store_url)
     store.upgrade()
     store.upgrade()
-    assert store.revision() == "0005"
+    assert store.revision() == "0006"
     store.ping()
     store.close()
 

@@ -54,6 +54,9 @@ class SourceState(SQLModel, table=True):
     last_error: str | None = None
     mentions_total: int = 0
     last_duration_s: float | None = None
+    # A paged poll was cut off this many pages deep with new mentions still unread (at
+    # max_pages, or by a failed page): the next poll resumes past it. None: caught up.
+    backlog_pages: int | None = None
 
 
 class Mention(SQLModel, table=True):
