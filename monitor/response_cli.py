@@ -58,6 +58,9 @@ def _health(store: Any, config: Any, now: datetime) -> int:
         last = f"{state.last_status} {describe(now - state.last_fetch_at)} ago" \
             if state and state.last_fetch_at else "never"
         reason = (status.reason or "") if status and health != "ok" else ""
+        if state and state.backlog_pages:  # a cut-off poll: the next one reads on past it
+            reason = f"{reason}; " if reason else ""
+            reason += f"catching up: resumes past page {state.backlog_pages}"
         if not source.enabled:
             reason = "(disabled) " + reason
         bad += health != "ok"

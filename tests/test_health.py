@@ -30,7 +30,7 @@ from monitor.core.health import (
 )
 from monitor.daemon import Daemon, run_in_reactor
 from monitor.health import SourceHealth
-from monitor.store import Alert, Mention
+from monitor.store import Alert, Mention, SourceState
 from monitor.store.models import SourceEvent
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -284,6 +284,15 @@ def test_health_and_sla_commands(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:2] == ["tp", "blocked"] and "HTTP 403" in out[1]
     assert out[2].split()[:2] == ["news", "ok"] and out[2].endswith("never")
+    # A poll cut off with new mentions unread: said, though the source is ok.
+    with app.store.session() as session:
+        state = session.get(SourceState, "news") or SourceState(source_id="news")
+        state.backlog_pages = 4
+        session.add(state)
+    assert main(["health", "--config", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].split()[:2] == ["news", "ok"]
+    assert out[2].endswith("catching up: resumes past page 4")
     assert main(["sla", "--config", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "due (UTC)" in out[0] and len(out) == 2

@@ -687,9 +687,15 @@ def test_healthz(web: Web) -> None:
     body = api.get("/healthz").json()
     assert body["ok"] is True and body["store"]["ok"] is True
     assert body["loop"] == {"in_process": False}
+    assert body["backlog"] == {}
     with web.store.session() as session:
-        session.add(SourceState(source_id="tp", last_fetch_at=NOW - timedelta(minutes=5)))
-    assert api.get("/healthz").json()["last_crawl"]["age_s"] == 300
+        session.add(SourceState(source_id="tp", last_fetch_at=NOW - timedelta(minutes=5),
+                                backlog_pages=3))
+    body = api.get("/healthz").json()
+    assert body["last_crawl"]["age_s"] == 300
+    assert body["backlog"] == {"tp": 3} and body["ok"] is True  # catching up: no problem
+    assert 'review_monitor_source_backlog_pages{source="tp"} 3.0' in api.get(
+        "/metrics").text
     web.clock.advance(hours=1)
     response = api.get("/healthz")
     assert response.status_code == 503

@@ -82,6 +82,11 @@ def health(config: Config, store: Store, loop: LoopStatus, now: datetime) -> tup
                       "ok": outbox_ok}
     if not outbox_ok:
         problems.append(f"outbox stalled: an alert due {int(stalled_s or 0)}s ago")
+    # Sources whose last poll was cut off with new mentions unread (pages the next poll
+    # reads past): not a problem, the next polls catch up, but worth seeing.
+    body["backlog"] = {source_id: state.backlog_pages
+                       for source_id, state in sorted(store.source_states().items())
+                       if state.backlog_pages}
     body.update(ok=not problems, problems=problems)
     return not problems, body
 
@@ -154,6 +159,10 @@ class StoreCollector(Collector):
                                      "Duration of the last run", labels=["source"])
         found = CounterMetricFamily("review_monitor_source_mentions",
                                     "New mentions found by the source", labels=["source"])
+        backlog = GaugeMetricFamily("review_monitor_source_backlog_pages",
+                                    "Pages the next poll reads past, after a poll cut off "
+                                    "with new mentions unread (0: caught up)",
+                                    labels=["source"])
         for source in queries.sources(self.store, self.config):
             for status in ("ok", "failing", "blocked", "silent", "never", "disabled"):
                 health.add_metric([source.id, status], 1.0 if source.health == status else 0.0)
@@ -164,7 +173,8 @@ class StoreCollector(Collector):
             if state.last_duration_s is not None:
                 duration.add_metric([source.id], state.last_duration_s)
             found.add_metric([source.id], state.mentions_total)
-        yield from (health, failures, success, duration, found)
+            backlog.add_metric([source.id], state.backlog_pages or 0)
+        yield from (health, failures, success, duration, found, backlog)
         if figures.last_crawl_at is not None:
             yield GaugeMetricFamily("review_monitor_last_crawl_timestamp_seconds",
                                     "Unix time of the last crawl of any source",
