@@ -107,6 +107,9 @@ class MonitorSpider(scrapy.Spider):
         self.pages_read = 0
         self.followed = False
         self.cut_off = False
+        # A resumed poll: pages of new reviews on top, read before the first known page.
+        self._on_top = True
+        self._arrived = 0
         # Fetch through a headless browser (scrapy-playwright): the crawler's settings
         # route requests marked {"playwright": True} to it.
         self.render = render
@@ -234,12 +237,24 @@ class MonitorSpider(scrapy.Spider):
         if not items:
             return False
         limit = self.max_pages + self.resume_pages
-        if page < limit and page <= self.resume_pages:
+        if self.resume_pages and self._on_top:
+            # Reviews that arrived since the cut-off poll sit on top and push the pages
+            # it read deeper, by about one page per page of them: the backlog now ends
+            # that much further down (stopping at the old depth would land among known
+            # pages and lose the unread ones beyond).
+            if self.holds_new(items):
+                self._arrived += 1
+            else:
+                self._on_top = False
+        resume_end = self.resume_pages + self._arrived if self.resume_pages else 0
+        if page < limit and page <= resume_end:
             self.followed = True
             return True
         new = self.holds_new(items)
         if page >= limit:
-            self.cut_off = self.cut_off or new
+            # Stopped at the limit with something new, or before the pages read by the
+            # earlier poll were passed: the next poll resumes past this one.
+            self.cut_off = self.cut_off or new or page <= resume_end
             return False
         self.followed = self.followed or new
         return new

@@ -180,3 +180,37 @@ def test_sources_sharing_one_crawl_keep_their_own_backlog(tmp_path: Path,
     assert {run.source_id: run.ingest.new for run in runs} == {"big": 6, "small": 0}
     states = daemon.app.store.source_states()
     assert states["big"].backlog_pages is None
+
+
+def test_reviews_arriving_between_polls_do_not_hide_the_backlog(
+        tmp_path: Path, server: FixtureServer) -> None:
+    """New reviews on top push the pages an earlier poll read deeper: the resumed poll
+    must page past where they are now, not stop at the old depth inside them (the unread
+    reviews beyond would never be fetched)."""
+    reviews = [f"old{n:02d}" for n in range(21)]  # 7 pages of 3, newest first
+
+    def respond(request: Request) -> Reply:
+        page = int(request.path.split("page=")[1].split("&")[0]) if "page=" in request.path \
+            else 1
+        pages = (len(reviews) + 2) // 3
+        return Reply(200, trustpilot_page(reviews[(page - 1) * 3: page * 3], pages=pages),
+                     {"Content-Type": "text/html"})
+
+    server.set("/review/acme.example", respond)
+    daemon = make_daemon(tmp_path, [{
+        "id": "tp", "spider": "trustpilot", "url": server.url("/review/acme.example"),
+        "brand": "acme", "max_pages": 2, "obey_robots": False}])
+
+    def poll() -> None:
+        run = run_in_reactor(lambda: daemon.crawl_due(force=True))[0]
+        assert run.error is None
+
+    poll()
+    assert daemon.app.store.source_state("tp").backlog_pages == 2
+    reviews[:0] = [f"new{n}" for n in range(6)]  # two pages of new reviews on top
+    for _ in range(6):
+        poll()
+        if daemon.app.store.source_state("tp").backlog_pages is None:
+            break
+    assert daemon.app.store.source_state("tp").backlog_pages is None
+    assert _stored(daemon) == sorted(reviews)
