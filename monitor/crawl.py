@@ -310,7 +310,7 @@ class CrawlAdapter:
         """Each source's paging facts, from its spider (the crawl's, or its delegate).
 
         A crawl stopped before it finished (shutdown, a CLOSESPIDER limit) may have
-        had pages still to read: its sources count as cut off where they read any."""
+        had pages still to read: its sources count as cut off where they were paging."""
         spider = crawler.spider if crawler is not None else None
         if crawler is None or spider is None:
             return
@@ -322,7 +322,10 @@ class CrawlAdapter:
             if run is not None:
                 run.pages_read = int(getattr(each, "pages_read", 0) or 0)
                 run.followed = bool(getattr(each, "followed", False))
-                run.cut_off = bool(getattr(each, "cut_off", False)) or interrupted
+                # Interrupted: only a source that asked for a next page had more to read
+                # (a feed read in one page keeps its ETag, no backlog).
+                run.cut_off = bool(getattr(each, "cut_off", False)) or (
+                    interrupted and run.followed)
 
     @staticmethod
     def _record_backlog(state: SourceState, run: SourceRun) -> None:

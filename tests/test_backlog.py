@@ -214,3 +214,20 @@ def test_reviews_arriving_between_polls_do_not_hide_the_backlog(
             break
     assert daemon.app.store.source_state("tp").backlog_pages is None
     assert _stored(daemon) == sorted(reviews)
+
+
+def test_an_interrupted_crawl_leaves_no_backlog_to_a_source_that_was_not_paging() -> None:
+    """A shutdown ends a crawl "shutdown", not "finished": a source still paging may have
+    had pages to read, but a feed read in one page (no next page asked for) has nothing
+    to resume past and must keep its ETag for the next poll."""
+    from types import SimpleNamespace
+
+    from monitor.crawl import CrawlAdapter, SourceRun
+
+    feed = SimpleNamespace(source_id="feed", pages_read=1, followed=False, cut_off=False)
+    paging = SimpleNamespace(source_id="tp", pages_read=2, followed=True, cut_off=False)
+    spider = SimpleNamespace(delegates=[feed, paging])
+    stats = SimpleNamespace(get_value=lambda key: "shutdown")
+    runs = {"feed": SourceRun("feed"), "tp": SourceRun("tp")}
+    CrawlAdapter._read_paging(SimpleNamespace(spider=spider, stats=stats), runs)  # type: ignore[arg-type]
+    assert (runs["feed"].cut_off, runs["tp"].cut_off) == (False, True)
