@@ -236,6 +236,13 @@ def test_error_line_hides_channel_urls_and_keeps_one_line() -> None:
     assert "hooks.example.com/…" in line
     assert error_line("json://127.0.0.1:8080: apprise reported FAILURE") == \
         "json://127.0.0.1:8080: apprise reported FAILURE"
+    # Schemes that keep the secret where the host would be show the scheme only.
+    for url, shown in (("tgram://123456789:AAHsecret/42", "tgram://…"),
+                       ("pover://userkey@apptoken", "pover://…"),
+                       ("discord://webhook_id/webhook_token", "discord://…"),
+                       ("mailtos://user:pw@mail.example.com:465?to=a@b.c",
+                        "mailtos://mail.example.com:465/…")):
+        assert error_line(f"{url}: refused") == f"{shown}: refused"
     assert len(error_line("x" * 1000)) == 240
     assert error_line(None) == ""
 

@@ -188,6 +188,13 @@ def test_dispatcher_retries_then_dead_letters_to_fallback(store_url: str) -> Non
             select(Alert).where(Alert.purpose == "dead_letter")))
     assert notices == [(f"{key}-dead", "sent"), (f"{key}-dead2", "sent")]
     assert app.store.dead_letter_count(key) == 2 and app.store.dead_letter_count("rm-m") == 0
+    # Another alert whose key shares the prefix (a channel named "<name>-deadletter")
+    # is not one of its notices.
+    with app.store.session() as session:
+        session.add(Alert(channel="x", idempotency_key=f"{key}-deadletter", status="sent",
+                          purpose="mention", title="t", body="b", attempts=0,
+                          next_attempt_at=NOW, created_at=NOW))
+    assert app.store.dead_letter_count(key) == 2
 
 
 def test_partial_failure_is_not_resent_to_the_url_that_worked(store_url: str, receiver) -> None:

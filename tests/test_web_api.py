@@ -691,6 +691,8 @@ def test_healthz(web: Web) -> None:
     with web.store.session() as session:
         session.add(SourceState(source_id="tp", last_fetch_at=NOW - timedelta(minutes=5),
                                 backlog_pages=3))
+        # A source no longer in the config: not listed.
+        session.add(SourceState(source_id="gone", backlog_pages=5))
     body = api.get("/healthz").json()
     assert body["last_crawl"]["age_s"] == 300
     assert body["backlog"] == {"tp": 3} and body["ok"] is True  # catching up: no problem

@@ -13,7 +13,11 @@ STATUSES = ("dead", "pending", "sent", "cancelled")
 # scheme://[user@]host[:port], then the path, query or fragment (the part hidden).
 _URL_REST = re.compile(
     r"(?i)\b([a-z][a-z0-9+.-]*://(?:[^/\s?#@]*@)?[^/\s?#:@]*(?::\d+)?)"
-    r"((?:[/?#][^\s'\"<>)]*)?)")
+    r"((?:[/?#][^\s'\"<>)]*?|:[^\s'\"<>)]+?)?)(?=:?(?:[\s'\"<>)]|$))")
+# A host worth showing: a name with a dot, localhost, or an address. Other schemes keep
+# their secret where the host would be (tgram://BOTTOKEN/..., pover://user@token).
+_SHOWN_HOST = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://(?:[^@]*@)?"
+                         r"(localhost|\[[0-9a-f:.]+\]|[^/:@]*\.[^/:@]*)(?::\d+)?$")
 _BARE_PATH = re.compile(r"(?i)(\burl: )/\S*")
 
 
@@ -29,10 +33,17 @@ def error_line(text: str | None, limit: int = 240) -> str:
     if not text:
         return ""
     line = " ".join(text.split())
-    line = _URL_REST.sub(lambda found: found.group(1) + ("/…" if found.group(2) else ""),
-                         redact_secrets(line))
+    line = _URL_REST.sub(_shown_url, redact_secrets(line))
     line = _BARE_PATH.sub(r"\1…", line)  # requests' "Max retries exceeded with url: /T0KEN"
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _shown_url(found: re.Match[str]) -> str:
+    start, rest = found.group(1), found.group(2)
+    if not _SHOWN_HOST.match(start):
+        return start.split("://", 1)[0] + "://…"
+    without_user = re.sub(r"://[^@/]*@", "://", start)
+    return without_user + ("/…" if rest else "")
 
 
 def retry_refusal(alert_id: int, status: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -349,11 +350,12 @@ class Store:
         ``KEY-dead``, ``KEY-dead2``... (a range on the unique key's index)."""
         prefix = f"{key}-dead"
         with self.session() as session:
-            return int(session.execute(
-                select(func.count()).select_from(Alert).where(
-                    col(Alert.idempotency_key) >= prefix,
-                    col(Alert.idempotency_key) < prefix[:-1] + chr(ord(prefix[-1]) + 1))
-            ).scalar_one())
+            keys = session.scalars(select(col(Alert.idempotency_key)).where(
+                col(Alert.idempotency_key) >= prefix,
+                col(Alert.idempotency_key) < prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+            # Only this alert's notices: another alert's key may share the prefix (a
+            # channel named "ops" beside one named "ops-deadletter").
+            return sum(1 for found in keys if re.fullmatch(r"\d*", found[len(prefix):]))
 
     def list_alerts(self, statuses: Sequence[str], limit: int) -> list[OutboxAlert]:
         """Outbox rows of these statuses, newest first, with their last delivery attempt."""

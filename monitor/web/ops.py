@@ -84,9 +84,10 @@ def health(config: Config, store: Store, loop: LoopStatus, now: datetime) -> tup
         problems.append(f"outbox stalled: an alert due {int(stalled_s or 0)}s ago")
     # Sources whose last poll was cut off with new mentions unread (pages the next poll
     # reads past): not a problem, the next polls catch up, but worth seeing.
+    configured = {source.id for source in config.sources}
     body["backlog"] = {source_id: state.backlog_pages
                        for source_id, state in sorted(store.source_states().items())
-                       if state.backlog_pages}
+                       if state.backlog_pages and source_id in configured}
     body.update(ok=not problems, problems=problems)
     return not problems, body
 
